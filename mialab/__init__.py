@@ -1,0 +1,25 @@
+"""mialab: membership inference attacks and defenses, for a course and for real audits.
+
+Example:
+    >>> import mialab as ml
+    >>> ds = ml.data.load("digits")
+    >>> split = ml.data.membership_split(ds, seed=0)
+    >>> len(split.members) == len(split.nonmembers)
+    True
+"""
+
+import importlib
+
+from mialab import attacks, data, exercises, metrics, models, plots, training
+
+__version__ = "0.1.0"
+__all__ = ["attacks", "data", "exercises", "metrics", "models", "plots", "training"]
+
+# Imported on first use: they need the `course` extra (ipywidgets, nbclient), a library user may not.
+_OPTIONAL = ("widgets", "course")
+
+
+def __getattr__(name):
+    if name in _OPTIONAL:
+        return importlib.import_module(f"mialab.{name}")
+    raise AttributeError(f"module 'mialab' has no attribute {name!r}")

@@ -1,0 +1,117 @@
+"""Input checks shared by the public functions: clear errors that name the argument.
+
+Every public function turns its array inputs into plain numpy arrays here, so that a bad shape,
+a NaN or a label outside its range fails loudly instead of giving a quietly wrong number.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def to_numpy(value, name: str) -> np.ndarray:
+    """Return ``value`` (a numpy array, torch tensor or list) as a numpy array."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (str, bytes, dict, set)) or value is None:
+        raise TypeError(f"{name} must be an array, got {type(value).__name__}")
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be an array of numbers: {error}") from None
+    if array.dtype == object:
+        raise TypeError(f"{name} must be an array of numbers, got ragged or mixed values")
+    return array
+
+
+def float_array(value, name: str, *, ndim: int) -> np.ndarray:
+    """A finite float64 array with ``ndim`` dimensions and at least one row."""
+    array = to_numpy(value, name)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
+        raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {array.shape}")
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} is empty")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def int_labels(value, name: str, *, n_classes: int | None = None) -> np.ndarray:
+    """A 1-D int64 array of class labels in ``[0, n_classes)``."""
+    array = to_numpy(value, name)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} is empty")
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(
+            f"{name} must hold integer class labels, got dtype {array.dtype} "
+            "(use .astype(int) if the values are whole numbers)"
+        )
+    array = array.astype(np.int64)
+    if np.any(array < 0) or (n_classes is not None and np.any(array >= n_classes)):
+        raise ValueError(
+            f"{name} must lie in [0, {n_classes}), got values from {array.min()} to {array.max()}"
+        )
+    return array
+
+
+def membership_labels(value, name: str = "is_member") -> np.ndarray:
+    """A 1-D bool array from labels in {0, 1} (or booleans) holding both classes."""
+    array = to_numpy(value, name)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} is empty")
+    if array.dtype != bool:
+        if not np.issubdtype(array.dtype, np.number):
+            raise TypeError(f"{name} must hold 0/1 or booleans, got dtype {array.dtype}")
+        if not np.all(np.isin(array, (0, 1))):
+            raise ValueError(f"{name} must hold only 0 (non-member) and 1 (member)")
+        array = array == 1
+    if array.all() or not array.any():
+        raise ValueError(f"{name} must hold both members (1) and non-members (0)")
+    return array
+
+
+def same_length(**arrays: np.ndarray) -> None:
+    """Raise if the arrays, given by name, do not all have the same first dimension."""
+    lengths = {name: len(array) for name, array in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{name} has {n}" for name, n in lengths.items())
+        raise ValueError(f"lengths differ: {shown}")
+
+
+def positive_int(value, name: str) -> int:
+    """An int >= 1 (bools rejected)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return int(value)
+
+
+def seed_value(value, name: str = "seed") -> int:
+    """A non-negative int seed (bools rejected)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be non-negative, got {value}")
+    return int(value)
+
+
+def fraction(value, name: str, *, low_open: bool = True) -> float:
+    """A float in (0, 1] (or [0, 1] when ``low_open`` is False)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    value = float(value)
+    low_ok = value > 0 if low_open else value >= 0
+    if not (low_ok and value <= 1):
+        interval = "(0, 1]" if low_open else "[0, 1]"
+        raise ValueError(f"{name} must lie in {interval}, got {value}")
+    return value

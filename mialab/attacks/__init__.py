@@ -1,0 +1,17 @@
+"""Membership inference attacks. Every attack yields scores: higher = more likely a member.
+
+Example:
+    >>> import numpy as np
+    >>> from mialab import attacks
+    >>> attacks.loss_score(np.array([[3.0, 0.0]]), np.array([0])).shape
+    (1,)
+"""
+
+from mialab.attacks.threshold import (
+    confidence_score,
+    entropy_score,
+    loss_score,
+    modified_entropy_score,
+)
+
+__all__ = ["loss_score", "confidence_score", "entropy_score", "modified_entropy_score"]

@@ -1,0 +1,164 @@
+"""Run the course notebooks as a student would and measure each: ``python -m mialab.course``.
+
+Every notebook runs top to bottom in a fresh kernel. One row per notebook reports the wall time
+and the peak memory of the kernel and every process it started (proportional set size, so shared
+libraries are not counted twice), next to the budget on 2 CPU cores:
+
+    python -m mialab.course            # full size: 3 minutes and 1.5 GB per notebook
+    python -m mialab.course --smoke    # MIALAB_SMOKE=1: 40 seconds per notebook
+
+The test suite uses the same functions for its smoke runs and structure checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import psutil
+from nbclient import NotebookClient
+
+__all__ = ["NotebookRun", "run_notebook", "structure_problems", "binder_badge", "BUDGETS"]
+
+BINDER_REPO = "mialab/mialab"
+# (seconds, MB) per notebook on 2 cores; None = no memory budget of its own in that mode.
+BUDGETS = {"full": (180.0, 1536.0), "smoke": (40.0, 1536.0)}
+
+
+def binder_badge(notebook_name: str) -> str:
+    """The Markdown of the Binder badge that opens ``notebooks/<notebook_name>`` in JupyterLab."""
+    url = f"https://mybinder.org/v2/gh/{BINDER_REPO}/HEAD?urlpath=lab/tree/notebooks/{notebook_name}"
+    return f"[![Binder](https://mybinder.org/badge_logo.svg)]({url})"
+
+
+def structure_problems(path) -> list[str]:
+    """What keeps a notebook out of the course: outputs, no parameters cell, no Binder badge."""
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    problems = []
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if any(c.outputs or c.execution_count for c in code):
+        problems.append("has outputs or execution counts (strip them before committing)")
+    if not code or "parameters" not in code[0].metadata.get("tags", []):
+        problems.append("its first code cell is not tagged 'parameters'")
+    markdown = [c for c in nb.cells if c.cell_type == "markdown"]
+    if not markdown or binder_badge(path.name) not in markdown[0].source:
+        problems.append(f"its first Markdown cell lacks the Binder badge: {binder_badge(path.name)}")
+    return problems
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """Time and memory of one notebook run; ``error`` holds the failure, if any."""
+
+    name: str
+    mode: str
+    wall_s: float
+    peak_mb: float
+    error: str | None = None
+
+    @property
+    def within_budget(self) -> bool:
+        seconds, megabytes = BUDGETS[self.mode]
+        return self.wall_s <= seconds and self.peak_mb <= megabytes
+
+
+def _memory_mb(process: psutil.Process) -> float:
+    """Proportional set size where the OS reports it (Linux), resident set size otherwise."""
+    try:
+        info = process.memory_full_info()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return 0.0
+    return getattr(info, "pss", info.rss) / 2**20
+
+
+class _PeakMemory(threading.Thread):
+    """Samples the summed memory of this process's children (the kernel and its offspring)."""
+
+    def __init__(self, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.peak_mb = 0.0
+        self._stop_event = threading.Event()
+
+    def run(self):
+        me = psutil.Process()
+        while not self._stop_event.is_set():
+            total = sum(_memory_mb(child) for child in me.children(recursive=True))
+            self.peak_mb = max(self.peak_mb, total)
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> float:
+        self._stop_event.set()
+        self.join()
+        return self.peak_mb
+
+
+def run_notebook(path, *, smoke: bool, timeout: int = 600) -> NotebookRun:
+    """Execute a notebook in a fresh kernel, in its own folder, and measure it.
+
+    Args:
+        path: the ``.ipynb`` file.
+        smoke: set ``MIALAB_SMOKE=1`` in the kernel, shrinking every experiment.
+        timeout: seconds allowed for any one cell.
+
+    Returns:
+        A :class:`NotebookRun`; the notebook file is not modified.
+    """
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    env = dict(os.environ, MIALAB_SMOKE="1" if smoke else "0", MPLBACKEND="agg")
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    sampler = _PeakMemory()
+    sampler.start()
+    start = time.perf_counter()
+    error = None
+    try:
+        client.execute(env=env)
+    except Exception as failure:  # a cell error, a timeout or a dead kernel: all reported
+        error = f"{type(failure).__name__}: {failure}"
+    wall = time.perf_counter() - start
+    peak = sampler.stop()
+    return NotebookRun(path.name, "smoke" if smoke else "full", wall, peak, error)
+
+
+def _format_row(run: NotebookRun) -> str:
+    seconds, megabytes = BUDGETS[run.mode]
+    status = "error" if run.error else ("ok" if run.within_budget else "OVER BUDGET")
+    return (
+        f"{run.name:<32} {run.mode:<6} {run.wall_s:>7.1f} s {run.peak_mb:>8.0f} MB"
+        f"   {seconds:>4.0f} s {megabytes:>5.0f} MB   {status}"
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mialab.course", description=__doc__.split("\n")[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
+    parser.add_argument("--smoke", action="store_true", help="run with MIALAB_SMOKE=1")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted(Path("notebooks").glob("*.ipynb"))
+    if not paths:
+        parser.error("no notebooks found; run from the repository root or name them")
+    print(f"{'notebook':<32} {'mode':<6} {'wall':>9} {'peak mem':>11}   {'budget':>14}   status")
+    failed = False
+    for path in paths:
+        run = run_notebook(path, smoke=args.smoke, timeout=args.timeout)
+        print(_format_row(run), flush=True)
+        if run.error:
+            last_line = [line for line in run.error.splitlines() if line.strip()][-1]
+            print(f"    {last_line[:300]}")
+        failed |= bool(run.error) or not run.within_budget
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

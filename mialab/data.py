@@ -1,0 +1,198 @@
+"""Datasets of the course and the membership split every experiment starts from.
+
+Nothing is downloaded: ``digits`` and ``breast_cancer`` ship inside scikit-learn (see
+``data/README.md`` for their datasheets). Lesson 00 explains the split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn import datasets as sk_datasets
+from sklearn.model_selection import train_test_split
+
+from mialab._checks import float_array, int_labels, positive_int, same_length, seed_value
+
+__all__ = ["Dataset", "MembershipSplit", "load", "membership_split", "DATASETS"]
+
+DATASETS = ("digits", "breast_cancer")
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Records ``X`` (float32, one row each) with integer class labels ``y``.
+
+    Example:
+        >>> ds = load("digits")
+        >>> ds.X.shape, ds.y.shape, ds.n_classes
+        ((1797, 64), (1797,), 10)
+        >>> len(ds.subset([0, 1, 2]))
+        3
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    name: str
+    class_names: tuple[str, ...]
+    feature_names: tuple[str, ...] = ()
+    description: str = ""
+    image_shape: tuple[int, int] | None = None
+    n_classes: int = field(init=False)
+
+    def __post_init__(self):
+        X = float_array(self.X, "X", ndim=2).astype(np.float32)
+        y = int_labels(self.y, "y", n_classes=len(self.class_names))
+        same_length(X=X, y=y)
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "n_classes", len(self.class_names))
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}, {len(self)} records, {self.n_features} features, "
+            f"{self.n_classes} classes)"
+        )
+
+    def subset(self, indices) -> Dataset:
+        """The records at ``indices`` (any numpy index), as a new Dataset."""
+        indices = np.asarray(indices)
+        return Dataset(
+            self.X[indices],
+            self.y[indices],
+            name=self.name,
+            class_names=self.class_names,
+            feature_names=self.feature_names,
+            description=self.description,
+            image_shape=self.image_shape,
+        )
+
+
+def load(name: str) -> Dataset:
+    """Load one of the course's datasets, scaled for a small neural network.
+
+    ``digits``: 1,797 handwritten digits, 8×8 pixels scaled from 0–16 to [0, 1].
+    ``breast_cancer``: 569 patients (Wisconsin diagnostic), 30 features standardised to mean 0
+    and variance 1; label 0 = malignant, 1 = benign. The standardisation uses all 569 records,
+    as a data owner publishing a preprocessed table would.
+
+    Args:
+        name: ``"digits"`` or ``"breast_cancer"``.
+
+    Returns:
+        A :class:`Dataset`.
+
+    Example:
+        >>> load("breast_cancer")
+        Dataset('breast_cancer', 569 records, 30 features, 2 classes)
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    if name == "digits":
+        raw = sk_datasets.load_digits()
+        return Dataset(
+            raw.data / 16.0,
+            raw.target,
+            name="digits",
+            class_names=tuple(str(c) for c in raw.target_names),
+            feature_names=tuple(raw.feature_names),
+            description="Handwritten digits 0-9, 8x8 grey-level images (UCI / scikit-learn).",
+            image_shape=(8, 8),
+        )
+    if name == "breast_cancer":
+        raw = sk_datasets.load_breast_cancer()
+        X = (raw.data - raw.data.mean(axis=0)) / raw.data.std(axis=0)
+        return Dataset(
+            X,
+            raw.target,
+            name="breast_cancer",
+            class_names=tuple(str(c) for c in raw.target_names),
+            feature_names=tuple(raw.feature_names),
+            description=(
+                "Breast tumour biopsies (Wisconsin diagnostic, UCI / scikit-learn): 30 features "
+                "of cell nuclei; malignant or benign."
+            ),
+        )
+    raise ValueError(f"name must be one of {DATASETS}, got {name!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class MembershipSplit:
+    """Three disjoint parts of a dataset for a membership-inference experiment.
+
+    ``members`` train the target model; ``nonmembers`` are drawn from the same distribution but
+    never seen by it; ``population`` is data the attacker may use (reference models, calibration).
+    """
+
+    members: Dataset
+    nonmembers: Dataset
+    population: Dataset
+
+    def candidates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Members then non-members as ``(X, y, is_member)``: the attacker's challenge set."""
+        X = np.concatenate([self.members.X, self.nonmembers.X])
+        y = np.concatenate([self.members.y, self.nonmembers.y])
+        is_member = np.r_[np.ones(len(self.members), bool), np.zeros(len(self.nonmembers), bool)]
+        return X, y, is_member
+
+    def __repr__(self) -> str:
+        return (
+            f"MembershipSplit(members={len(self.members)}, nonmembers={len(self.nonmembers)}, "
+            f"population={len(self.population)})"
+        )
+
+
+def membership_split(
+    dataset: Dataset, *, n_members: int | None = None, seed: int = 0
+) -> MembershipSplit:
+    """Split a dataset into target members, non-members and an attacker's population pool.
+
+    Members and non-members have the same size (the membership game of Yeom et al. 2018 draws
+    each with probability ½) and the same class balance (stratified); the rest is population.
+
+    Args:
+        dataset: a :class:`Dataset`.
+        n_members: members (and, equally many, non-members); default a quarter of the data.
+        seed: the split's random seed.
+
+    Returns:
+        A :class:`MembershipSplit`.
+
+    Example:
+        >>> membership_split(load("digits"), seed=0)
+        MembershipSplit(members=449, nonmembers=449, population=899)
+    """
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"dataset must be a mialab Dataset, got {type(dataset).__name__}")
+    seed = seed_value(seed)
+    n = len(dataset)
+    n_members = n // 4 if n_members is None else positive_int(n_members, "n_members")
+    if n_members < dataset.n_classes:
+        raise ValueError(
+            f"n_members must be at least the number of classes ({dataset.n_classes}) for a "
+            f"stratified split, got {n_members}"
+        )
+    if 2 * n_members > n - dataset.n_classes:
+        raise ValueError(
+            f"n_members={n_members} leaves too little population: at most "
+            f"{(n - dataset.n_classes) // 2} for {n} records"
+        )
+    indices = np.arange(n)
+    candidates, population = train_test_split(
+        indices, train_size=2 * n_members, stratify=dataset.y, random_state=seed
+    )
+    members, nonmembers = train_test_split(
+        candidates, train_size=n_members, stratify=dataset.y[candidates], random_state=seed
+    )
+    return MembershipSplit(
+        dataset.subset(np.sort(members)),
+        dataset.subset(np.sort(nonmembers)),
+        dataset.subset(np.sort(population)),
+    )

@@ -1,0 +1,98 @@
+"""Small models that train in seconds on a CPU.
+
+Both take flat feature vectors, so every model in the course is called the same way. They use no
+BatchNorm and no in-place activations, so DP-SGD (Opacus) can train them unchanged (lesson 05).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mialab._checks import positive_int, seed_value
+
+__all__ = ["mlp", "cnn"]
+
+
+def _seeded(build, seed: int) -> nn.Module:
+    """Build a module with its initial weights drawn from ``seed``, leaving torch's RNG as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed_value(seed))
+        return build()
+
+
+def mlp(
+    n_features: int, n_classes: int, *, hidden: tuple[int, ...] = (128,), seed: int = 0
+) -> nn.Sequential:
+    """A multilayer perceptron with ReLU hidden layers; outputs logits.
+
+    Args:
+        n_features: input width.
+        n_classes: number of output logits.
+        hidden: width of each hidden layer; ``()`` gives logistic regression.
+        seed: seed of the initial weights.
+
+    Returns:
+        An ``nn.Sequential`` mapping ``(n, n_features)`` to ``(n, n_classes)``.
+
+    Example:
+        >>> model = mlp(64, 10, hidden=(32,))
+        >>> model(torch.zeros(5, 64)).shape
+        torch.Size([5, 10])
+    """
+    widths = [positive_int(n_features, "n_features")]
+    if not isinstance(hidden, (tuple, list)):
+        raise TypeError(f"hidden must be a tuple of layer widths, got {type(hidden).__name__}")
+    widths += [positive_int(w, "hidden") for w in hidden]
+    n_classes = positive_int(n_classes, "n_classes")
+
+    def build():
+        layers: list[nn.Module] = []
+        for width_in, width_out in zip(widths, widths[1:]):
+            layers += [nn.Linear(width_in, width_out), nn.ReLU()]
+        layers.append(nn.Linear(widths[-1], n_classes))
+        return nn.Sequential(*layers)
+
+    return _seeded(build, seed)
+
+
+def cnn(
+    n_classes: int,
+    *,
+    image_shape: tuple[int, int] = (8, 8),
+    channels: tuple[int, int] = (16, 32),
+    seed: int = 0,
+) -> nn.Sequential:
+    """A two-layer convolutional network for small grey images given as flat rows.
+
+    Args:
+        n_classes: number of output logits.
+        image_shape: ``(height, width)`` of the images; rows have ``height * width`` features.
+        channels: channels of the two 3×3 convolutions.
+        seed: seed of the initial weights.
+
+    Returns:
+        An ``nn.Sequential`` mapping ``(n, height * width)`` to ``(n, n_classes)``.
+
+    Example:
+        >>> model = cnn(10)
+        >>> model(torch.zeros(5, 64)).shape
+        torch.Size([5, 10])
+    """
+    n_classes = positive_int(n_classes, "n_classes")
+    height, width = (positive_int(s, "image_shape") for s in image_shape)
+    c1, c2 = (positive_int(c, "channels") for c in channels)
+
+    def build():
+        return nn.Sequential(
+            nn.Unflatten(1, (1, height, width)),
+            nn.Conv2d(1, c1, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c1, c2, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(2),
+            nn.Flatten(),
+            nn.Linear(4 * c2, n_classes),
+        )
+
+    return _seeded(build, seed)

@@ -1,0 +1,84 @@
+"""Interactive explorers for the notebooks (needs the ``course`` extra: ipywidgets).
+
+Each widget only wraps tested functions from the package; it holds no logic of its own. Figures
+are rendered to PNG and shown in an ``Image`` widget, so they redraw in place without flicker.
+"""
+
+from __future__ import annotations
+
+import io
+
+import ipywidgets as w
+import matplotlib.pyplot as plt
+import numpy as np
+
+from mialab import plots
+from mialab.metrics import AttackResult, confusion_at
+
+__all__ = ["threshold_explorer"]
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def threshold_explorer(result: AttackResult) -> w.VBox:
+    """Slide an attack's threshold and watch TPR, FPR and precision move (lesson 00).
+
+    The slider picks the fraction of records left *below* the threshold, so it moves evenly
+    through skewed scores; the figure shows the threshold on the score histograms and the
+    attack's operating point on its ROC curve. The counts come from
+    :func:`mialab.metrics.confusion_at`.
+
+    Args:
+        result: an :class:`~mialab.metrics.AttackResult`.
+
+    Returns:
+        An ipywidgets box; display it, or let it be a cell's last value.
+
+    Example:
+        >>> from mialab.metrics import evaluate
+        >>> box = threshold_explorer(evaluate([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0]))
+        >>> slider, summary, image = box.children
+        >>> slider.value = 0.75  # flag the top quarter: the member scored 0.9
+        >>> print(summary.value)
+        threshold τ = 0.825: flags 1 of 4 records; TPR 50.0%, FPR 0.0%, precision 100.0%
+    """
+    if not isinstance(result, AttackResult):
+        raise TypeError(f"result must be an AttackResult, got {type(result).__name__}")
+    slider = w.FloatSlider(
+        value=0.5,
+        min=0.0,
+        max=1.0,
+        step=0.005,
+        description="quantile",
+        readout_format=".1%",
+        continuous_update=False,
+    )
+    summary = w.HTML()
+    image = w.Image(format="png")
+
+    def draw(change=None):
+        threshold = float(np.quantile(result.scores, slider.value))
+        counts = confusion_at(result.scores, result.is_member, threshold)
+        flagged = counts.true_positives + counts.false_positives
+        summary.value = (
+            f"threshold τ = {threshold:.4g}: flags {flagged} of {len(result.scores)} records; "
+            f"TPR {counts.tpr:.1%}, FPR {counts.fpr:.1%}, precision {counts.precision:.1%}"
+        )
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+        plots.score_histogram(result, ax=left, threshold=threshold)
+        plots.roc(result, ax=right)
+        # On log axes a rate of 0 cannot be drawn; show it at the plot's edge instead.
+        edge = result.min_fpr / 2
+        right.plot(max(counts.fpr, edge), max(counts.tpr, edge), "o", color="black", ms=8,
+                   label="this threshold")
+        right.legend(loc="lower right", fontsize="small")
+        image.value = _png(fig)
+
+    slider.observe(draw, names="value")
+    draw()
+    return w.VBox([slider, summary, image])

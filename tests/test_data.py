@@ -1,0 +1,71 @@
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sklearn
+
+import mialab as ml
+
+DATASHEET = Path(__file__).parents[1] / "data" / "README.md"
+
+
+@pytest.mark.parametrize(("name", "n", "d", "k"), [("digits", 1797, 64, 10), ("breast_cancer", 569, 30, 2)])
+def test_load(name, n, d, k):
+    ds = ml.data.load(name)
+    assert ds.X.shape == (n, d) and ds.y.shape == (n,) and ds.n_classes == k
+    assert ds.X.dtype == np.float32 and ds.y.dtype == np.int64
+    assert len(ds.feature_names) == d and ds.description
+
+
+def test_scaling():
+    digits = ml.data.load("digits")
+    assert digits.X.min() == 0.0 and digits.X.max() == 1.0 and digits.image_shape == (8, 8)
+    cancer = ml.data.load("breast_cancer")
+    np.testing.assert_allclose(cancer.X.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(cancer.X.std(axis=0), 1, atol=1e-4)
+
+
+def test_split_is_disjoint_stratified_and_seeded(digits):
+    split = ml.data.membership_split(digits, n_members=300, seed=7)
+    parts = (split.members, split.nonmembers, split.population)
+    assert [len(p) for p in parts] == [300, 300, 1197]
+    rows = [{r.tobytes() for r in p.X} for p in parts]
+    assert not (rows[0] & rows[1]) and not (rows[0] & rows[2]) and not (rows[1] & rows[2])
+    for part in parts:  # every class in proportion, within one record per class
+        share = np.bincount(part.y, minlength=10) / len(part)
+        np.testing.assert_allclose(share, np.bincount(digits.y) / len(digits), atol=1.5 / 30)
+    again = ml.data.membership_split(digits, n_members=300, seed=7)
+    np.testing.assert_array_equal(again.members.X, split.members.X)
+    other = ml.data.membership_split(digits, n_members=300, seed=8)
+    assert not np.array_equal(other.members.X, split.members.X)
+    X, y, is_member = split.candidates()
+    assert X.shape == (600, 64) and is_member.sum() == 300 and is_member[:300].all()
+
+
+def test_bad_arguments(digits):
+    with pytest.raises(ValueError, match="name must be one of"):
+        ml.data.load("mnist")
+    with pytest.raises(TypeError, match="name must be a string"):
+        ml.data.load(3)
+    with pytest.raises(TypeError, match="dataset must be a mialab Dataset"):
+        ml.data.membership_split(digits.X)
+    with pytest.raises(ValueError, match="n_members must be at least the number of classes"):
+        ml.data.membership_split(digits, n_members=5)
+    with pytest.raises(ValueError, match="leaves too little population"):
+        ml.data.membership_split(digits, n_members=1000)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        ml.data.membership_split(digits, seed=0.5)
+    with pytest.raises(ValueError, match="lengths differ"):
+        ml.data.Dataset(np.zeros((3, 2)), np.zeros(2, int), name="x", class_names=("a", "b"))
+    with pytest.raises(ValueError, match="y must lie in"):
+        ml.data.Dataset(np.zeros((2, 2)), np.array([0, 2]), name="x", class_names=("a", "b"))
+
+
+def test_datasheet_checksums_match_the_files_scikit_learn_ships():
+    """The datasheet's sha256 of each file must match what scikit-learn installs."""
+    sheet = DATASHEET.read_text()
+    folder = Path(sklearn.__file__).parent / "datasets" / "data"
+    for file in ("digits.csv.gz", "breast_cancer.csv"):
+        digest = hashlib.sha256((folder / file).read_bytes()).hexdigest()
+        assert f"`{digest}`" in sheet, f"{file}: sha256 {digest} is not in data/README.md"

@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from mialab.metrics import AttackResult, confusion_at, evaluate, results_table
+
+
+def test_roc_and_auc_equal_scikit_learn(rng):
+    is_member = rng.integers(0, 2, size=500)
+    scores = np.round(rng.normal(size=500) + is_member, 1)  # with ties
+    result = evaluate(scores, is_member)
+    fpr, tpr, thresholds = roc_curve(is_member, scores, drop_intermediate=False)
+    np.testing.assert_array_equal(result.fpr, fpr)
+    np.testing.assert_array_equal(result.tpr, tpr)
+    np.testing.assert_array_equal(result.thresholds, thresholds)
+    assert result.auc == roc_auc_score(is_member, scores)
+
+
+def test_tpr_at_fpr_by_hand():
+    # members score 10, 9, 7, 4; non-members 8, 6, 5, 3, 2, 1 (no ties).
+    scores = [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]
+    is_member = [1, 1, 0, 1, 0, 0, 1, 0, 0, 0]
+    result = evaluate(scores, is_member)
+    assert result.tpr_at(0.0001) == 0.5  # thresholds 10, 9 flag no non-member
+    assert result.tpr_at(1 / 6) == 0.75  # one non-member (8) allowed: flag 10, 9, 8, 7
+    assert result.tpr_at(1 / 6 - 1e-9) == 0.5  # just below: no interpolation towards 0.75
+    assert result.tpr_at(0.5) == 1.0  # 8, 6, 5 flagged with 4
+    assert result.tpr_at(1.0) == 1.0
+    assert result.advantage == pytest.approx(0.75 - 1 / 6)  # threshold 7 beats 9 and 4
+    assert result.min_fpr == pytest.approx(1 / 6)
+
+
+def test_perfect_and_inverted_attacks():
+    perfect = evaluate([3, 2, 1, 0], [1, 1, 0, 0])
+    assert perfect.auc == 1.0 and perfect.tpr_at(0.001) == 1.0 and perfect.advantage == 1.0
+    inverted = evaluate([0, 1, 2, 3], [1, 1, 0, 0])
+    assert inverted.auc == 0.0 and inverted.advantage == 0.0
+
+
+def test_repr_and_table():
+    result = evaluate([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0], name="toy")
+    assert repr(result).startswith("AttackResult('toy': AUC=0.750")
+    table = results_table([result, evaluate([1, 0], [1, 0], name="perfect")])
+    assert list(table.index) == ["toy", "perfect"]
+    assert list(table.columns) == ["AUC", "TPR@0.1%FPR", "TPR@1%FPR", "TPR@10%FPR", "advantage"]
+    assert table.loc["perfect", "AUC"] == 1.0
+
+
+def test_confusion_matches_roc_points(rng):
+    is_member = rng.integers(0, 2, size=200).astype(bool)
+    scores = rng.normal(size=200) + is_member
+    result = evaluate(scores, is_member)
+    for i in range(1, len(result.thresholds), 17):
+        counts = confusion_at(scores, is_member, result.thresholds[i])
+        assert counts.tpr == pytest.approx(result.tpr[i])
+        assert counts.fpr == pytest.approx(result.fpr[i])
+    counts = confusion_at([1.0, 0.0], [1, 0], threshold=2.0)
+    assert counts.true_positives == 0 and np.isnan(counts.precision)
+    assert counts.accuracy == 0.5
+
+
+@pytest.mark.parametrize(
+    ("scores", "is_member", "error", "names"),
+    [
+        ([0.1, 0.2], [1, 0, 1], ValueError, "lengths differ"),
+        ([0.1, np.nan], [1, 0], ValueError, "scores contains NaN"),
+        ([0.1, np.inf], [1, 0], ValueError, "scores contains NaN"),
+        ([0.1, 0.2], [1, 2], ValueError, "is_member must hold only 0"),
+        ([0.1, 0.2], [1, 1], ValueError, "is_member must hold both"),
+        ([], [], ValueError, "scores is empty"),
+        ([[0.1], [0.2]], [1, 0], ValueError, "scores must have 1 dimension"),
+        ([0.1, 0.2], [[1, 0]], ValueError, "is_member must be 1-D"),
+        (["a", "b"], [1, 0], TypeError, "scores must hold numbers"),
+        ([0.1, 0.2], ["yes", "no"], TypeError, "is_member must hold 0/1"),
+        ("0.1", [1, 0], TypeError, "scores must be an array"),
+    ],
+)
+def test_evaluate_rejects_bad_input(scores, is_member, error, names):
+    with pytest.raises(error, match=names):
+        evaluate(scores, is_member)
+
+
+def test_bad_arguments_are_named():
+    result = evaluate([1, 0], [1, 0])
+    with pytest.raises(ValueError, match="fpr must lie in"):
+        result.tpr_at(0)
+    with pytest.raises(TypeError, match="fpr must be a number"):
+        result.tpr_at("1%")
+    with pytest.raises(TypeError, match="name must be a string"):
+        evaluate([1, 0], [1, 0], name=3)
+    with pytest.raises(TypeError, match="results must be"):
+        results_table([])
+    with pytest.raises(ValueError, match="threshold must not be NaN"):
+        confusion_at([1, 0], [1, 0], float("nan"))
+
+
+finite = st.floats(-1e6, 1e6, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scores=arrays(np.float64, st.integers(2, 60), elements=finite),
+    data=st.data(),
+)
+def test_fuzz_evaluate_agrees_with_scikit_learn(scores, data):
+    n = len(scores)
+    is_member = data.draw(arrays(np.int64, n, elements=st.integers(0, 1)))
+    if is_member.min() == is_member.max():
+        with pytest.raises(ValueError, match="is_member must hold both"):
+            evaluate(scores, is_member)
+        return
+    result = evaluate(scores, is_member)
+    assert isinstance(result, AttackResult)
+    assert result.auc == roc_auc_score(is_member, scores)
+    assert 0.0 <= result.advantage <= 1.0
+    fpr_target = data.draw(st.floats(1e-4, 1.0))
+    fprs, tprs, _ = roc_curve(is_member, scores)
+    assert result.tpr_at(fpr_target) == tprs[fprs <= fpr_target].max()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.none(), st.text(), st.lists(st.text(), min_size=1), st.dictionaries(st.text(), finite)))
+def test_fuzz_evaluate_rejects_non_numeric(garbage):
+    with pytest.raises((TypeError, ValueError)):
+        evaluate(garbage, [1, 0])
