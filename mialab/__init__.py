@@ -15,7 +15,7 @@ from mialab import attacks, data, exercises, metrics, models, plots, training
 __version__ = "0.1.0"
 __all__ = ["attacks", "data", "exercises", "metrics", "models", "plots", "training"]
 
-# Imported on first use: they need the `course` extra (ipywidgets, nbclient), a library user may not.
+# Imported on first use: they need the `course` extra (ipywidgets, nbclient).
 _OPTIONAL = ("widgets", "course")
 
 

@@ -11,7 +11,9 @@ import numpy as np
 
 def to_numpy(value, name: str) -> np.ndarray:
     """Return ``value`` (a numpy array, torch tensor or list) as a numpy array."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
+    if hasattr(value, "detach") and hasattr(
+        value, "cpu"
+    ):  # a torch tensor, without importing torch
         value = value.detach().cpu().numpy()
     if isinstance(value, (str, bytes, dict, set)) or value is None:
         raise TypeError(f"{name} must be an array, got {type(value).__name__}")

@@ -33,7 +33,9 @@ BUDGETS = {"full": (180.0, 1536.0), "smoke": (40.0, 1536.0)}
 
 def binder_badge(notebook_name: str) -> str:
     """The Markdown of the Binder badge that opens ``notebooks/<notebook_name>`` in JupyterLab."""
-    url = f"https://mybinder.org/v2/gh/{BINDER_REPO}/HEAD?urlpath=lab/tree/notebooks/{notebook_name}"
+    url = (
+        f"https://mybinder.org/v2/gh/{BINDER_REPO}/HEAD?urlpath=lab/tree/notebooks/{notebook_name}"
+    )
     return f"[![Binder](https://mybinder.org/badge_logo.svg)]({url})"
 
 
@@ -49,7 +51,9 @@ def structure_problems(path) -> list[str]:
         problems.append("its first code cell is not tagged 'parameters'")
     markdown = [c for c in nb.cells if c.cell_type == "markdown"]
     if not markdown or binder_badge(path.name) not in markdown[0].source:
-        problems.append(f"its first Markdown cell lacks the Binder badge: {binder_badge(path.name)}")
+        problems.append(
+            f"its first Markdown cell lacks the Binder badge: {binder_badge(path.name)}"
+        )
     return problems
 
 
@@ -115,7 +119,10 @@ def run_notebook(path, *, smoke: bool, timeout: int = 600) -> NotebookRun:
     nb = nbformat.read(path, as_version=4)
     env = dict(os.environ, MIALAB_SMOKE="1" if smoke else "0", MPLBACKEND="agg")
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
     )
     sampler = _PeakMemory()
     sampler.start()
@@ -140,7 +147,9 @@ def _format_row(run: NotebookRun) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mialab.course", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m mialab.course", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
     parser.add_argument("--smoke", action="store_true", help="run with MIALAB_SMOKE=1")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")

@@ -6,6 +6,8 @@ BatchNorm and no in-place activations, so DP-SGD (Opacus) can train them unchang
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -15,7 +17,7 @@ __all__ = ["mlp", "cnn"]
 
 
 def _seeded(build, seed: int) -> nn.Module:
-    """Build a module with its initial weights drawn from ``seed``, leaving torch's RNG as it was."""
+    """Build a module with initial weights drawn from ``seed``; torch's RNG is left as it was."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed_value(seed))
         return build()
@@ -48,7 +50,7 @@ def mlp(
 
     def build():
         layers: list[nn.Module] = []
-        for width_in, width_out in zip(widths, widths[1:]):
+        for width_in, width_out in itertools.pairwise(widths):
             layers += [nn.Linear(width_in, width_out), nn.ReLU()]
         layers.append(nn.Linear(widths[-1], n_classes))
         return nn.Sequential(*layers)

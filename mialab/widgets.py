@@ -74,8 +74,14 @@ def threshold_explorer(result: AttackResult) -> w.VBox:
         plots.roc(result, ax=right)
         # On log axes a rate of 0 cannot be drawn; show it at the plot's edge instead.
         edge = result.min_fpr / 2
-        right.plot(max(counts.fpr, edge), max(counts.tpr, edge), "o", color="black", ms=8,
-                   label="this threshold")
+        right.plot(
+            max(counts.fpr, edge),
+            max(counts.tpr, edge),
+            "o",
+            color="black",
+            ms=8,
+            label="this threshold",
+        )
         right.legend(loc="lower right", fontsize="small")
         image.value = _png(fig)
 

@@ -10,7 +10,9 @@ import mialab as ml
 DATASHEET = Path(__file__).parents[1] / "data" / "README.md"
 
 
-@pytest.mark.parametrize(("name", "n", "d", "k"), [("digits", 1797, 64, 10), ("breast_cancer", 569, 30, 2)])
+@pytest.mark.parametrize(
+    ("name", "n", "d", "k"), [("digits", 1797, 64, 10), ("breast_cancer", 569, 30, 2)]
+)
 def test_load(name, n, d, k):
     ds = ml.data.load(name)
     assert ds.X.shape == (n, d) and ds.y.shape == (n,) and ds.n_classes == k

@@ -122,7 +122,11 @@ def test_fuzz_evaluate_agrees_with_scikit_learn(scores, data):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.one_of(st.none(), st.text(), st.lists(st.text(), min_size=1), st.dictionaries(st.text(), finite)))
+@given(
+    st.one_of(
+        st.none(), st.text(), st.lists(st.text(), min_size=1), st.dictionaries(st.text(), finite)
+    )
+)
 def test_fuzz_evaluate_rejects_non_numeric(garbage):
     with pytest.raises((TypeError, ValueError)):
         evaluate(garbage, [1, 0])

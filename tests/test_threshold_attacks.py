@@ -33,11 +33,9 @@ def test_modified_entropy_matches_song_and_mittal_formula(rng):
     labels = rng.integers(0, 5, size=30)
     p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     mentr = []
-    for row, y in zip(p, labels):
+    for row, y in zip(p, labels, strict=True):
         others = np.delete(np.arange(5), y)
-        mentr.append(
-            -(1 - row[y]) * np.log(row[y]) - np.sum(row[others] * np.log(1 - row[others]))
-        )
+        mentr.append(-(1 - row[y]) * np.log(row[y]) - np.sum(row[others] * np.log(1 - row[others])))
     np.testing.assert_allclose(modified_entropy_score(logits, labels), -np.array(mentr))
 
 
@@ -83,8 +81,9 @@ def test_attack_is_at_chance_on_a_model_that_never_saw_the_data(attack, overfit_
 def test_same_seed_same_scores(digits):
     def run():
         split = ml.data.membership_split(digits, n_members=60, seed=3)
-        model = ml.training.fit(ml.models.mlp(64, 10, seed=3), split.members, epochs=5,
-                                seed=3, progress=False)
+        model = ml.training.fit(
+            ml.models.mlp(64, 10, seed=3), split.members, epochs=5, seed=3, progress=False
+        )
         X, y, is_member = split.candidates()
         scores = loss_score(ml.training.predict_logits(model, X), y)
         return scores, ml.metrics.evaluate(scores, is_member).summary()

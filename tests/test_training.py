@@ -16,8 +16,12 @@ def test_fit_learns_and_returns_curves(digits):
         return {"test_accuracy": float((logits.argmax(1) == split.nonmembers.y).mean())}
 
     model, curves = ml.training.fit(
-        ml.models.mlp(64, 10), split.members, epochs=30, monitor=monitor,
-        return_curves=True, progress=False,
+        ml.models.mlp(64, 10),
+        split.members,
+        epochs=30,
+        monitor=monitor,
+        return_curves=True,
+        progress=False,
     )
     assert list(curves.columns) == ["epoch", "train_loss", "train_accuracy", "test_accuracy"]
     assert list(curves.epoch) == list(range(1, 31))
@@ -44,9 +48,11 @@ def test_same_seed_same_model_and_global_rng_untouched(digits):
     b = ml.training.fit(ml.models.mlp(64, 10, seed=4), small, epochs=3, seed=9, progress=False)
     c = ml.training.fit(ml.models.mlp(64, 10, seed=4), small, epochs=3, seed=10, progress=False)
     assert torch.equal(before, after)
-    for pa, pb in zip(a.parameters(), b.parameters()):
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(pa, pb)
-    assert not all(torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
+    assert not all(
+        torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters(), strict=True)
+    )
 
 
 def test_fit_accepts_arrays_and_predict_restores_mode(rng):
@@ -70,9 +76,16 @@ def test_bad_arguments_are_named(digits):
         (lambda: ml.training.fit(model, small.X), TypeError, "data must be a mialab Dataset"),
         (lambda: ml.training.fit(model, small, epochs=0), ValueError, "epochs must be at least 1"),
         (lambda: ml.training.fit(model, small, lr=-1.0), ValueError, "lr must be"),
-        (lambda: ml.training.fit(model, small, batch_size=2.5), TypeError, "batch_size must be an int"),
-        (lambda: ml.training.fit(model, small, epochs=1, progress=False, monitor=lambda m: 1),
-         TypeError, "monitor must return a dict"),
+        (
+            lambda: ml.training.fit(model, small, batch_size=2.5),
+            TypeError,
+            "batch_size must be an int",
+        ),
+        (
+            lambda: ml.training.fit(model, small, epochs=1, progress=False, monitor=lambda m: 1),
+            TypeError,
+            "monitor must return a dict",
+        ),
         (lambda: ml.training.fit(model, (small.X, small.y[:5])), ValueError, "lengths differ"),
         (lambda: ml.training.predict_logits(model, np.zeros(64)), ValueError, "X must have 2"),
         (lambda: ml.models.mlp(64, 0), ValueError, "n_classes must be at least 1"),

@@ -81,7 +81,9 @@ class Exercise:
     def check(self, answer=...) -> Feedback:
         """Check an answer; ``...`` or ``None`` counts as not attempted."""
         if answer is ... or answer is None:
-            return Feedback("not attempted", "replace the placeholder with your answer, then check.")
+            return Feedback(
+                "not attempted", "replace the placeholder with your answer, then check."
+            )
         try:
             problem = self._checker(answer)
         except NotAttempted as unfinished:

@@ -1,0 +1,88 @@
+"""Each exercise accepts its solution and rejects the wrong answers students typically give."""
+
+import numpy as np
+import pytest
+
+from mialab.exercises import Exercise, lesson00
+
+
+def unfinished(*args): ...  # the template a student starts from
+
+
+def crashes(*args):
+    raise KeyError("oops")
+
+
+@pytest.mark.parametrize("exercise", [lesson00.q1, lesson00.q2, lesson00.q3])
+def test_placeholders_count_as_not_attempted(exercise):
+    assert exercise.check(...).status == "not attempted"
+    assert exercise.check(None).status == "not attempted"
+    assert exercise.check(unfinished).status == "not attempted"
+    feedback = exercise.check(crashes)
+    assert feedback.status == "incorrect" and "KeyError" in feedback.message
+    assert exercise.check(42).status == "incorrect"  # not a function
+    assert exercise.hint().status == "hint" and exercise.hint().message
+    assert "def " in exercise.solution().message
+
+
+def test_q1_loss_score():
+    assert lesson00.q1.check(lesson00.loss_score_solution).correct
+
+    def naive(logits, labels):  # right formula, overflows on large logits
+        p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        return np.log(p[np.arange(len(labels)), labels])
+
+    def loss_not_score(logits, labels):
+        return -lesson00.loss_score_solution(logits, labels)
+
+    def probability(logits, labels):
+        return np.exp(lesson00.loss_score_solution(logits, labels))
+
+    def one_number(logits, labels):
+        return lesson00.loss_score_solution(logits, labels).mean()
+
+    with np.errstate(all="ignore"):
+        assert "subtract each row's maximum" in lesson00.q1.check(naive).message
+    assert "minus the loss" in lesson00.q1.check(loss_not_score).message
+    assert "probability of the true label" in lesson00.q1.check(probability).message
+    assert "one score per row" in lesson00.q1.check(one_number).message
+
+
+def test_q2_posterior():
+    assert lesson00.q2.check(lesson00.posterior_solution).correct
+
+    def article(prior, tpr, fpr):  # Bayes' rule for the non-member event
+        return (1 - prior) * fpr / (prior * tpr + (1 - prior) * fpr)
+
+    def ignores_prior(prior, tpr, fpr):
+        return tpr / (tpr + fpr)
+
+    assert "seed article's mistake" in lesson00.q2.check(article).message
+    assert lesson00.q2.check(ignores_prior).status == "incorrect"
+    assert "the TPR" in lesson00.q2.check(lambda prior, tpr, fpr: tpr).message
+
+
+def test_q3_tpr_at_fpr():
+    assert lesson00.q3.check(lesson00.tpr_at_fpr_solution).correct
+
+    def interpolated(scores, is_member, fpr):
+        from sklearn.metrics import roc_curve
+
+        fprs, tprs, _ = roc_curve(is_member, scores)
+        return np.interp(fpr, fprs, tprs)
+
+    def strict(scores, is_member, fpr):
+        from sklearn.metrics import roc_curve
+
+        fprs, tprs, _ = roc_curve(is_member, scores)
+        return tprs[fprs < fpr].max()
+
+    assert lesson00.q3.check(interpolated).status == "incorrect"
+    assert lesson00.q3.check(strict).status == "incorrect"
+
+
+def test_feedback_renders_in_notebooks():
+    q = Exercise("q", lambda answer: None if answer == 1 else "no <b>", hint="h", solution="1")
+    html = q.check(2)._repr_html_()
+    assert "Incorrect" in html and "&lt;b&gt;" in html  # messages are escaped
+    assert str(q.check(1)) == "Correct: well done."
