@@ -57,7 +57,8 @@ def test_runner_reports_errors_time_and_memory(tmp_path):
             nbformat.v4.new_code_cell(
                 "import os\n"
                 "assert os.environ['MIALAB_SMOKE'] == '1'\n"
-                "block = bytearray(200 * 2**20)"
+                "block = b'x' * (200 * 2**20)  # written to, so it is resident\n"
+                "import time; time.sleep(1)  # long enough for several memory samples"
             )
         ],
         name="ok.ipynb",
