@@ -117,3 +117,38 @@ def fraction(value, name: str, *, low_open: bool = True) -> float:
         interval = "(0, 1]" if low_open else "[0, 1]"
         raise ValueError(f"{name} must lie in {interval}, got {value}")
     return value
+
+
+def logits_with_queries(value, name: str, *, leading: int) -> np.ndarray:
+    """Logits with ``leading`` axes before ``(n, [queries,] n_classes)``, always with a query axis.
+
+    For reference logits ``leading`` is 1 (models); for a target's logits it is 0. A missing
+    query axis becomes an axis of length 1.
+    """
+    array = to_numpy(value, name)
+    if array.ndim not in (leading + 2, leading + 3):
+        shapes = {
+            0: "(n, n_classes) or (n, n_queries, n_classes)",
+            1: "(n_models, n, n_classes) or (n_models, n, n_queries, n_classes)",
+        }[leading]
+        raise ValueError(f"{name} must have shape {shapes}, got {array.shape}")
+    array = float_array(array, name, ndim=array.ndim)
+    if array.ndim == leading + 2:
+        array = np.expand_dims(array, axis=-2)
+    if array.shape[-1] < 2:
+        raise ValueError(f"{name} must have at least 2 classes (last axis), got {array.shape[-1]}")
+    if 0 in array.shape:
+        raise ValueError(f"{name} is empty: shape {array.shape}")
+    return array
+
+
+def in_mask(value, name: str, *, shape: tuple[int, int]) -> np.ndarray:
+    """A boolean (n_models, n) mask of which reference model trained on which record."""
+    array = to_numpy(value, name)
+    if array.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} (n_models, n), got {array.shape}")
+    if array.dtype != bool:
+        if not np.issubdtype(array.dtype, np.number) or not np.all(np.isin(array, (0, 1))):
+            raise TypeError(f"{name} must hold booleans or 0/1")
+        array = array == 1
+    return array

@@ -14,7 +14,7 @@ from sklearn.model_selection import train_test_split
 
 from mialab._checks import float_array, int_labels, positive_int, same_length, seed_value
 
-__all__ = ["Dataset", "MembershipSplit", "load", "membership_split", "DATASETS"]
+__all__ = ["Dataset", "MembershipSplit", "load", "membership_split", "shifted", "DATASETS"]
 
 DATASETS = ("digits", "breast_cancer")
 
@@ -196,3 +196,28 @@ def membership_split(
         dataset.subset(np.sort(nonmembers)),
         dataset.subset(np.sort(population)),
     )
+
+
+def shifted(X, shift: tuple[int, int], *, image_shape: tuple[int, int] = (8, 8)) -> np.ndarray:
+    """Images (given as flat rows) moved by ``shift = (down, right)`` pixels, zero-filled.
+
+    Querying a model on shifted copies of a record is how LiRA averages over several queries
+    (lesson 01).
+
+    Example:
+        >>> shifted(np.arange(4.0).reshape(1, 4), (0, 1), image_shape=(2, 2))
+        array([[0., 0., 0., 2.]])
+    """
+    X = float_array(X, "X", ndim=2)
+    height, width = (positive_int(s, "image_shape") for s in image_shape)
+    if X.shape[1] != height * width:
+        raise ValueError(f"X must have {height * width} columns for images {image_shape}")
+    down, right = (int(s) for s in shift)
+    if abs(down) >= height or abs(right) >= width:
+        raise ValueError(f"shift must be smaller than the image, got {shift} for {image_shape}")
+    images = X.reshape(-1, height, width)
+    out = np.zeros_like(images)
+    out[:, max(down, 0) : height + min(down, 0), max(right, 0) : width + min(right, 0)] = images[
+        :, max(-down, 0) : height + min(-down, 0), max(-right, 0) : width + min(-right, 0)
+    ]
+    return out.reshape(len(X), height * width)

@@ -1,22 +1,26 @@
-"""Train a model and read its logits: the target (and later the reference models) of every attack.
+"""Train models and read their logits: the target and the reference models of every attack.
 
-Lesson 00 uses both functions; a researcher's own model needs neither, only its logits.
+``fit`` trains one model (lesson 00); ``fit_many`` trains many reference models at once, each on
+its own half of a data pool (lesson 01). A researcher's own model needs neither, only its logits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
 from mialab._checks import float_array, int_labels, positive_int, same_length, seed_value
 from mialab.data import Dataset
 
-__all__ = ["fit", "predict_logits"]
+__all__ = ["fit", "fit_many", "balanced_in_mask", "predict_logits"]
 
 
 def _features_and_labels(data, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -92,7 +96,7 @@ def fit(
 
     X_t = torch.as_tensor(X, dtype=torch.float32)
     y_t = torch.as_tensor(y, dtype=torch.long)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     loss_fn = nn.CrossEntropyLoss()
     rows = []
     with torch.random.fork_rng(devices=[]):
@@ -127,26 +131,235 @@ def _epoch_row(model, X_t, y_t, loss_fn, monitor) -> dict:
     return row
 
 
-def predict_logits(model: nn.Module, X, *, batch_size: int = 4096) -> np.ndarray:
-    """The model's logits for rows ``X``: eval mode, no gradients, in batches.
+def balanced_in_mask(n_models: int, n: int, *, seed: int = 0) -> np.ndarray:
+    """Which of ``n`` pool records each of ``n_models`` models trains on: a balanced design.
+
+    Models come in complementary pairs: one takes a random half of the pool, its partner the
+    other half. So every model trains on exactly ``n // 2`` records and every record is IN for
+    half the models (with ``n`` odd, each pair leaves one random record out of both; with
+    ``n_models`` odd, the last model takes a random half of its own). LiRA needs both IN and OUT
+    models for every record, and this design gives each record as many of one as of the other.
 
     Args:
-        model: a torch module mapping rows to logits.
+        n_models: number of models (rows).
+        n: pool size (columns); at least 2.
+        seed: random seed.
+
+    Returns:
+        Boolean array of shape ``(n_models, n)``; True = the model trains on that record.
+
+    Example:
+        >>> mask = balanced_in_mask(4, 6, seed=0)
+        >>> mask.sum(axis=1), mask.sum(axis=0)
+        (array([3, 3, 3, 3]), array([2, 2, 2, 2, 2, 2]))
+    """
+    n_models = positive_int(n_models, "n_models")
+    n = positive_int(n, "n")
+    if n < 2:
+        raise ValueError(f"n must be at least 2 to split the pool in halves, got {n}")
+    rng = np.random.default_rng(seed_value(seed))
+    half = n // 2
+    mask = np.zeros((n_models, n), dtype=bool)
+    for first in range(0, n_models, 2):
+        order = rng.permutation(n)
+        mask[first, order[:half]] = True
+        if first + 1 < n_models:
+            mask[first + 1, order[half : 2 * half]] = True
+    return mask
+
+
+def fit_many(
+    model_factory: Callable[..., nn.Module],
+    pool,
+    n_models: int,
+    *,
+    epochs: int = 50,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    executor: Executor | None = None,
+    chunk_size: int | None = None,
+    progress: bool = True,
+) -> tuple[list[nn.Module], np.ndarray]:
+    """Train ``n_models`` reference models at once, each on its own half of ``pool``.
+
+    The models are stacked (``torch.func.stack_module_state``) and trained together with
+    ``vmap``: one batched forward and backward pass per step instead of one per model. Each model
+    gets exactly what :func:`fit` would give it: its own initial weights, its own shuffling, its
+    own Adam state (Adam works element by element, so one Adam over the stacked weights is
+    ``n_models`` independent ones). Model ``m`` equals, up to float rounding,
+    ``fit(model_factory(seed=s), pool[in_mask[m]], seed=s)`` for a seed ``s`` drawn from ``seed``.
+
+    Args:
+        model_factory: ``model_factory(seed=s)`` returns a fresh model, e.g.
+            ``functools.partial(mialab.models.mlp, 64, 10)``. Must be picklable (no lambda)
+            when an ``executor`` runs in other processes.
+        pool: a :class:`~mialab.data.Dataset` or ``(X, y)``.
+        n_models: number of models; see :func:`balanced_in_mask` for who trains on what.
+        epochs, batch_size, lr, weight_decay: as in :func:`fit`.
+        seed: seed of the in-mask, the models' initial weights and their shuffling.
+        executor: a ``concurrent.futures.Executor`` (a process pool, or one backed by Ray or
+            Dask) to train chunks of models in parallel; None trains in this process.
+        chunk_size: models per chunk (bounds memory); default all at once, or an even share of
+            the models per worker when an executor is given.
+        progress: show a progress bar.
+
+    Returns:
+        ``(models, in_mask)``: a list of trained models in eval mode, and the boolean in-mask of
+        shape ``(n_models, len(pool))``.
+
+    Example:
+        >>> from functools import partial
+        >>> from mialab import data, models
+        >>> pool = data.load("digits").subset(range(100))
+        >>> refs, in_mask = fit_many(partial(models.mlp, 64, 10), pool, 4, epochs=2, progress=False)
+        >>> len(refs), in_mask.shape, int(in_mask.sum(axis=0).min())
+        (4, (4, 100), 2)
+    """
+    if not callable(model_factory):
+        raise TypeError("model_factory must be callable: model_factory(seed=s) -> nn.Module")
+    X, y = _features_and_labels(pool, "pool")
+    n_models = positive_int(n_models, "n_models")
+    settings = {
+        "epochs": positive_int(epochs, "epochs"),
+        "batch_size": positive_int(batch_size, "batch_size"),
+        "lr": _positive_float(lr, "lr"),
+        "weight_decay": _positive_float(weight_decay, "weight_decay"),
+    }
+    if executor is not None and not isinstance(executor, Executor):
+        raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
+    rng = np.random.default_rng(seed_value(seed))
+    in_mask = balanced_in_mask(n_models, len(y), seed=int(rng.integers(2**31)))
+    seeds = [int(s) for s in rng.integers(2**31, size=n_models)]
+    models = [model_factory(seed=s) for s in seeds]
+    if not all(isinstance(m, nn.Module) for m in models):
+        raise TypeError("model_factory must return torch.nn.Module instances")
+
+    if chunk_size is None:
+        workers = getattr(executor, "_max_workers", 1) if executor is not None else 1
+        chunk_size = -(-n_models // workers)
+    chunk_size = positive_int(chunk_size, "chunk_size")
+    chunks = [range(i, min(i + chunk_size, n_models)) for i in range(0, n_models, chunk_size)]
+    if executor is None:
+        for chunk in tqdm(chunks, desc="training reference models", disable=not progress):
+            _train_stacked(
+                [models[m] for m in chunk],
+                X,
+                y,
+                in_mask[chunk],
+                [seeds[m] for m in chunk],
+                settings,
+            )
+    else:
+        jobs = [
+            executor.submit(
+                _train_chunk,
+                model_factory,
+                X,
+                y,
+                in_mask[chunk],
+                [seeds[m] for m in chunk],
+                settings,
+            )
+            for chunk in chunks
+        ]
+        for chunk, job in zip(chunks, tqdm(jobs, desc="chunks", disable=not progress), strict=True):
+            for m, state in zip(chunk, job.result(), strict=True):
+                models[m].load_state_dict(state)
+    for model in models:
+        model.eval()
+    return models, in_mask
+
+
+def _train_chunk(model_factory, X, y, in_mask, seeds, settings) -> list[dict]:
+    """Train one chunk of models (in a worker process) and return their weights."""
+    models = [model_factory(seed=s) for s in seeds]
+    _train_stacked(models, X, y, in_mask, seeds, settings)
+    return [m.state_dict() for m in models]
+
+
+def _train_stacked(models, X, y, in_mask, seeds, settings) -> None:
+    """Train ``models`` in place, model m on the records in_mask[m], all in one vmapped loop.
+
+    Every model trains on the same number of records (see :func:`balanced_in_mask`), so each
+    step gives every model a batch of the same size and no model ever sits a step out.
+    """
+    sizes = in_mask.sum(axis=1)
+    if np.any(sizes != sizes[0]):
+        raise ValueError("every model must train on the same number of records")
+    rows = torch.as_tensor(np.stack([np.flatnonzero(row) for row in in_mask]))  # (M, k)
+    X_models = torch.as_tensor(X, dtype=torch.float32)[rows]  # (M, k, d)
+    y_models = torch.as_tensor(y, dtype=torch.long)[rows]  # (M, k)
+    n_models, k = rows.shape
+
+    params, buffers = stack_module_state(models)
+    template = copy.deepcopy(models[0]).to("meta").train()
+
+    def forward(p, b, x):
+        return functional_call(template, (p, b), (x,))
+
+    batched_forward = vmap(forward, randomness="different")
+    optimizer = torch.optim.Adam(
+        params.values(), lr=settings["lr"], weight_decay=settings["weight_decay"], fused=True
+    )
+    # The same shuffling as fit(model, ..., seed=s): torch.manual_seed(s), then randperm.
+    generators = [torch.Generator().manual_seed(s) for s in seeds]
+    model_index = torch.arange(n_models)[:, None]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seeds[0])  # randomness inside the models (dropout), if any
+        for _ in range(settings["epochs"]):
+            order = torch.stack([torch.randperm(k, generator=g) for g in generators])
+            for batch in order.split(settings["batch_size"], dim=1):
+                logits = batched_forward(params, buffers, X_models[model_index, batch])
+                losses = nn.functional.cross_entropy(
+                    logits.flatten(0, 1), y_models[model_index, batch].flatten(), reduction="none"
+                )
+                optimizer.zero_grad()
+                # Summing the models' mean losses gives each model the gradient of its own loss.
+                losses.view(n_models, -1).mean(dim=1).sum().backward()
+                optimizer.step()
+    with torch.no_grad():
+        for m, model in enumerate(models):
+            for name, tensor in model.named_parameters():
+                tensor.copy_(params[name][m])
+            for name, tensor in model.named_buffers():
+                tensor.copy_(buffers[name][m])
+
+
+def predict_logits(model, X, *, batch_size: int = 4096) -> np.ndarray:
+    """Logits for rows ``X``, from one model or from each of a sequence of models.
+
+    Eval mode, no gradients, in batches; each model's train/eval mode is restored afterwards.
+
+    Args:
+        model: a torch module mapping rows to logits, or a sequence of them (e.g. the reference
+            models of :func:`fit_many`).
         X: array or tensor of shape ``(n, n_features)``.
         batch_size: rows per forward pass (bounds memory).
 
     Returns:
-        float64 array of shape ``(n, n_classes)``. The model's train/eval mode is restored.
+        float64 array of shape ``(n, n_classes)``, or ``(n_models, n, n_classes)`` for a sequence.
 
     Example:
         >>> from mialab import models
         >>> predict_logits(models.mlp(4, 3), np.zeros((2, 4))).shape
         (2, 3)
+        >>> predict_logits([models.mlp(4, 3), models.mlp(4, 3)], np.zeros((2, 4))).shape
+        (2, 2, 3)
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     X_t = torch.as_tensor(float_array(X, "X", ndim=2), dtype=torch.float32)
     batch_size = positive_int(batch_size, "batch_size")
+    if isinstance(model, Sequence) and not isinstance(model, nn.Module):
+        if not model:
+            raise ValueError("model is an empty sequence")
+        return np.stack([_logits(m, X_t, batch_size) for m in model])
+    return _logits(model, X_t, batch_size)
+
+
+def _logits(model, X_t: torch.Tensor, batch_size: int) -> np.ndarray:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     was_training = model.training
     model.eval()
     try:

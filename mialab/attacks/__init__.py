@@ -1,5 +1,8 @@
 """Membership inference attacks. Every attack yields scores: higher = more likely a member.
 
+Stateless attacks are functions of a model's outputs; attacks that learn from reference or
+shadow models are classes with ``fit(...)`` (returns the attack) and ``score(...)``.
+
 Example:
     >>> import numpy as np
     >>> from mialab import attacks
@@ -7,6 +10,8 @@ Example:
     (1,)
 """
 
+from mialab.attacks.reference import RMIA, LiRA, lira_statistic
+from mialab.attacks.shadow import ShadowModelAttack
 from mialab.attacks.threshold import (
     confidence_score,
     entropy_score,
@@ -14,4 +19,13 @@ from mialab.attacks.threshold import (
     modified_entropy_score,
 )
 
-__all__ = ["loss_score", "confidence_score", "entropy_score", "modified_entropy_score"]
+__all__ = [
+    "loss_score",
+    "confidence_score",
+    "entropy_score",
+    "modified_entropy_score",
+    "LiRA",
+    "RMIA",
+    "lira_statistic",
+    "ShadowModelAttack",
+]

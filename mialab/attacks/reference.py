@@ -1,0 +1,354 @@
+"""Attacks calibrated per record with reference models: LiRA and RMIA (lesson 01).
+
+Both learn, for each candidate record, how reference models behave on it when they trained on it
+(IN) and when they did not (OUT), then ask which the target resembles. Inputs, from any model:
+
+* ``ref_logits``: ``(n_models, n, n_classes)``, or ``(n_models, n, n_queries, n_classes)`` when
+  each record is queried several times (flips, shifts, noise; see lesson 01);
+* ``ref_in_mask``: ``(n_models, n)``, True where the reference model trained on the record;
+* ``labels``: ``(n,)`` true labels; ``target_logits``: ``(n, n_classes)`` or with queries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import log_softmax
+from scipy.stats import norm
+from sklearn.metrics import roc_auc_score
+
+from mialab._checks import (
+    float_array,
+    in_mask,
+    int_labels,
+    logits_with_queries,
+    same_length,
+    to_numpy,
+)
+
+__all__ = ["LiRA", "RMIA", "lira_statistic"]
+
+A_GRID = tuple(np.round(np.linspace(0, 1, 11), 2))  # candidate values of RMIA's offline a
+
+
+def _reference_inputs(ref_logits, ref_in_mask, labels):
+    logits = logits_with_queries(ref_logits, "ref_logits", leading=1)
+    labels = int_labels(labels, "labels", n_classes=logits.shape[-1])
+    n_models, n = logits.shape[:2]
+    same_length(**{"ref_logits (axis 1)": logits[0], "labels": labels})
+    mask = in_mask(ref_in_mask, "ref_in_mask", shape=(n_models, n))
+    return logits, mask, labels
+
+
+def _target_inputs(target_logits, labels, fitted_labels, n_queries):
+    logits = logits_with_queries(target_logits, "target_logits", leading=0)
+    labels = int_labels(labels, "labels", n_classes=logits.shape[-1])
+    if labels.shape != fitted_labels.shape or np.any(labels != fitted_labels):
+        raise ValueError(
+            "labels must be the labels given to fit(): the attack's statistics are per record, "
+            "so score() takes the same records in the same order"
+        )
+    same_length(target_logits=logits, labels=labels)
+    if logits.shape[1] != n_queries:
+        raise ValueError(
+            f"target_logits has {logits.shape[1]} queries per record, the reference logits had "
+            f"{n_queries}"
+        )
+    return logits
+
+
+def _true_class(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """values[..., i, q, labels[i]] for arrays shaped (..., n, n_queries, n_classes)."""
+    index = labels.reshape(-1, 1, 1)
+    return np.take_along_axis(values, np.broadcast_to(index, values.shape[:-1] + (1,)), -1)[..., 0]
+
+
+def lira_statistic(logits, labels) -> np.ndarray:
+    """LiRA's logit-scaled confidence φ = log(p_y + 1e-45) - log(Σ_{y'≠y} p_y' + 1e-45).
+
+    Computed in float64 with the 1e-45 guards of Carlini et al. (2022); the sum runs over the
+    other classes' probabilities (never ``1 - p_y``, which rounds to 0 when p_y is near 1).
+    Across models φ is close to Gaussian, which is what LiRA's test assumes.
+
+    Args:
+        logits: ``(..., n, n_classes)`` logits; any leading axes (models, queries).
+        labels: ``(n,)`` true labels of the n records.
+
+    Returns:
+        float64 array of shape ``(..., n)``.
+
+    Example:
+        >>> lira_statistic(np.array([[2.0, 0.0], [0.0, 0.0]]), np.array([0, 0])).round(3)
+        array([2., 0.])
+    """
+    logits = to_numpy(logits, "logits")
+    logits = float_array(logits, "logits", ndim=max(logits.ndim, 2))
+    labels = int_labels(labels, "labels", n_classes=logits.shape[-1])
+    if logits.shape[-2] != len(labels):
+        raise ValueError(
+            f"logits must have one row per label on its second-to-last axis: {len(labels)} "
+            f"labels, logits of shape {logits.shape}"
+        )
+    probs = np.exp(log_softmax(logits, axis=-1))
+    is_true = np.arange(logits.shape[-1]) == labels[:, None]  # (n, C), broadcast over (..., n, C)
+    p_true = np.where(is_true, probs, 0.0).sum(axis=-1)
+    p_rest = np.where(is_true, 0.0, probs).sum(axis=-1)
+    return np.log(p_true + 1e-45) - np.log(p_rest + 1e-45)
+
+
+def _masked_mean_std(values: np.ndarray, mask: np.ndarray):
+    """Per-record mean and std (ddof 0) of values (M, n, Q) over the models where mask (M, n)."""
+    weights = mask[:, :, None].astype(np.float64)
+    count = weights.sum(axis=0)
+    mean = (weights * values).sum(axis=0) / count
+    variance = (weights * (values - mean) ** 2).sum(axis=0) / count
+    return mean, np.sqrt(variance)
+
+
+class LiRA:
+    """The Likelihood Ratio Attack of Carlini et al. (2022).
+
+    For each record, φ (:func:`lira_statistic`) of the reference models that trained on it (IN)
+    and of those that did not (OUT) is fitted with a Gaussian. Online, the score is the log
+    likelihood ratio log N(φ; μ_in, σ_in²) - log N(φ; μ_out, σ_out²); offline (no IN models
+    needed), it is one-sided against OUT: log Pr[Z < φ], Z ~ N(μ_out, σ_out²), so a φ higher than
+    the OUT models' means member. With several queries per record, the per-query scores are
+    averaged. Means are per-record averages (the paper's Algorithm 1; the authors' code uses the
+    median); standard deviations use ddof 0 and a 1e-30 floor, as in the authors' code.
+
+    Args:
+        online: use IN models too (stronger; needs both IN and OUT models for every record).
+        fix_variance: one σ_in and one σ_out for all records: the spread of φ over every record
+            and model, as in the authors' code. Better with few reference models; needed with
+            fewer than 2 IN (or OUT) models per record.
+
+    Attributes (after ``fit``):
+        mean_in_, std_in_, mean_out_, std_out_: Gaussian parameters, shape ``(n, n_queries)``
+            (scalars for a fixed variance; ``mean_in_``/``std_in_`` None offline).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> ref_logits = rng.normal(size=(8, 5, 3))
+        >>> mask = np.tile([[True], [False]], (4, 5))  # models 0, 2, .. IN; 1, 3, .. OUT
+        >>> attack = LiRA(online=True).fit(ref_logits, mask, [0, 1, 2, 0, 1])
+        >>> attack.score(rng.normal(size=(5, 3)), [0, 1, 2, 0, 1]).shape
+        (5,)
+    """
+
+    def __init__(self, *, online: bool = True, fix_variance: bool = False):
+        self.online = online
+        self.fix_variance = fix_variance
+
+    def fit(self, ref_logits, ref_in_mask, labels) -> LiRA:
+        """Fit the per-record Gaussians; see the class docstring for the shapes."""
+        logits, mask, labels = _reference_inputs(ref_logits, ref_in_mask, labels)
+        needed = 1 if self.fix_variance else 2
+        sides = [("OUT", ~mask)] + ([("IN", mask)] if self.online else [])
+        for side, side_mask in sides:
+            fewest = side_mask.sum(axis=0).min()
+            if fewest < needed:
+                raise ValueError(
+                    f"ref_in_mask gives some record {fewest} {side} reference model(s); "
+                    f"{'LiRA' if self.online else 'offline LiRA'} with "
+                    f"{'a fixed' if self.fix_variance else 'a per-record'} variance needs at "
+                    f"least {needed}" + ("" if self.fix_variance else " (or fix_variance=True)")
+                )
+        phi = np.swapaxes(lira_statistic(np.swapaxes(logits, 1, 2), labels), 1, 2)  # (M, n, Q)
+        self.mean_out_, self.std_out_ = self._gaussian(phi, ~mask)
+        self.mean_in_, self.std_in_ = self._gaussian(phi, mask) if self.online else (None, None)
+        self.labels_ = labels
+        self.n_queries_ = phi.shape[2]
+        return self
+
+    def _gaussian(self, phi, mask):
+        mean, std = _masked_mean_std(phi, mask)
+        if self.fix_variance:
+            std = np.std(phi[mask])  # over every (model, record, query) on this side
+        return mean, np.maximum(std, 1e-30)
+
+    def score(self, target_logits, labels) -> np.ndarray:
+        """Scores of the target's logits on the fitted records: higher = more likely a member."""
+        if not hasattr(self, "labels_"):
+            raise RuntimeError("call fit() before score()")
+        logits = _target_inputs(target_logits, labels, self.labels_, self.n_queries_)
+        phi = lira_statistic(np.swapaxes(logits, 0, 1), self.labels_).T  # (n, Q)
+        if self.online:
+            per_query = norm.logpdf(phi, self.mean_in_, self.std_in_) - norm.logpdf(
+                phi, self.mean_out_, self.std_out_
+            )
+        else:
+            per_query = norm.logcdf(phi, self.mean_out_, self.std_out_)
+        return per_query.mean(axis=1)
+
+    def __repr__(self) -> str:
+        return f"LiRA(online={self.online}, fix_variance={self.fix_variance})"
+
+
+class RMIA:
+    """The Robust Membership Inference Attack of Zarifzadeh et al. (2024).
+
+    With p(x|θ) the probability a model gives x's true label (averaged over queries), the
+    target's ratio for a record is ratio_x = p(x|θ_target) / Pr(x), where Pr(x) averages the
+    reference models: all of them online; offline, from OUT models only, corrected as
+    Pr(x) = ((1 + a)/2) mean_OUT p(x|θ) + (1 - a)/2. The same ratio is computed for population
+    records z that no model trained on, and the score of x is the fraction of z with
+    ratio_x / ratio_z > γ. Instead of comparing every x with every z (an n × m matrix), the z
+    ratios are sorted once and each x is placed among them by binary search: same result,
+    memory O(n + m).
+
+    Args:
+        online: average IN and OUT reference models (needs both for every record); offline
+            uses OUT models and the correction ``a``.
+        a: offline correction in [0, 1]; None chooses it in ``fit`` with :meth:`select_a`.
+        gamma: threshold γ > 0 on the likelihood ratio of x against z.
+
+    Attributes (after ``fit``): ``a_`` (offline), ``prior_x_`` (n,), ``prior_z_`` (m,).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> mask = np.tile([[True], [False]], (2, 6))
+        >>> attack = RMIA(a=0.5).fit(rng.normal(size=(4, 6, 3)), mask, [0, 1, 2, 0, 1, 2],
+        ...     population_logits=rng.normal(size=(4, 20, 3)), population_labels=[0, 1] * 10)
+        >>> scores = attack.score(rng.normal(size=(6, 3)), [0, 1, 2, 0, 1, 2],
+        ...     population_logits=rng.normal(size=(20, 3)))
+        >>> bool(np.all((scores >= 0) & (scores <= 1)))
+        True
+    """
+
+    def __init__(self, *, online: bool = False, a: float | None = None, gamma: float = 1.0):
+        self.online = online
+        self.a = a
+        self.gamma = gamma
+
+    def fit(self, ref_logits, ref_in_mask, labels, *, population_logits, population_labels) -> RMIA:
+        """Reference models' averages for the records and for the population.
+
+        Args:
+            ref_logits, ref_in_mask, labels: the reference models on the candidate records.
+            population_logits: ``(n_models, m, [n_queries,] n_classes)``, the same reference
+                models on m population records none of them trained on.
+            population_labels: ``(m,)`` true labels of the population records.
+        """
+        logits, mask, labels = _reference_inputs(ref_logits, ref_in_mask, labels)
+        z_logits = logits_with_queries(population_logits, "population_logits", leading=1)
+        z_labels = int_labels(population_labels, "population_labels", n_classes=logits.shape[-1])
+        if z_logits.shape[0] != logits.shape[0] or z_logits.shape[2:] != logits.shape[2:]:
+            raise ValueError(
+                f"population_logits must come from the same {logits.shape[0]} models with the "
+                f"same queries and classes: expected shape ({logits.shape[0]}, m, "
+                f"{logits.shape[2]}, {logits.shape[3]}), got {z_logits.shape}"
+            )
+        same_length(**{"population_logits (axis 1)": z_logits[0], "population_labels": z_labels})
+        if (
+            isinstance(self.gamma, bool)
+            or not isinstance(self.gamma, (int, float))
+            or not (self.gamma > 0 and np.isfinite(self.gamma))
+        ):
+            raise ValueError(f"gamma must be a positive number, got {self.gamma!r}")
+        p_x = _true_class(np.exp(log_softmax(logits, axis=-1)), labels).mean(axis=2)  # (M, n)
+        p_z = _true_class(np.exp(log_softmax(z_logits, axis=-1)), z_labels).mean(axis=2)
+        if self.online:
+            if (fewest := min(mask.sum(axis=0).min(), (~mask).sum(axis=0).min())) < 1:
+                raise ValueError(
+                    "ref_in_mask gives some record no IN or no OUT reference model; online RMIA "
+                    f"needs both (fewest: {fewest}); use online=False"
+                )
+            self.a_ = None
+            self.prior_x_ = p_x.mean(axis=0)
+            self.prior_z_ = p_z.mean(axis=0)
+        else:
+            if (~mask).sum(axis=0).min() < 1:
+                raise ValueError("ref_in_mask gives some record no OUT reference model")
+            if self.a is None:
+                self.a_ = self.select_a(
+                    ref_logits,
+                    ref_in_mask,
+                    labels,
+                    population_logits=population_logits,
+                    population_labels=population_labels,
+                    gamma=self.gamma,
+                )
+            else:
+                if isinstance(self.a, bool) or not isinstance(self.a, (int, float)):
+                    raise TypeError(f"a must be a number in [0, 1] or None, got {self.a!r}")
+                if not 0 <= self.a <= 1:
+                    raise ValueError(f"a must lie in [0, 1], got {self.a}")
+                self.a_ = float(self.a)
+            out = (~mask).astype(np.float64)
+            mean_out_x = (out * p_x).sum(axis=0) / out.sum(axis=0)
+            self.prior_x_ = (1 + self.a_) / 2 * mean_out_x + (1 - self.a_) / 2
+            self.prior_z_ = (1 + self.a_) / 2 * p_z.mean(axis=0) + (1 - self.a_) / 2
+        self.labels_, self.population_labels_ = labels, z_labels
+        self.n_queries_ = logits.shape[2]
+        return self
+
+    def score(self, target_logits, labels, *, population_logits) -> np.ndarray:
+        """Fraction of population records the target's ratio on x beats by more than γ."""
+        if not hasattr(self, "labels_"):
+            raise RuntimeError("call fit() before score()")
+        logits = _target_inputs(target_logits, labels, self.labels_, self.n_queries_)
+        z_logits = logits_with_queries(population_logits, "population_logits", leading=0)
+        if (
+            z_logits.shape[0] != len(self.population_labels_)
+            or z_logits.shape[1:] != logits.shape[1:]
+        ):
+            raise ValueError(
+                f"population_logits must have shape ({len(self.population_labels_)}, "
+                f"{logits.shape[1]}, {logits.shape[2]}) like the population given to fit(), "
+                f"got {z_logits.shape}"
+            )
+        p_x = _true_class(np.exp(log_softmax(logits, axis=-1)), self.labels_).mean(axis=1)
+        p_z = _true_class(np.exp(log_softmax(z_logits, axis=-1)), self.population_labels_).mean(1)
+        ratio_x = p_x / self.prior_x_
+        ratio_z = np.sort(p_z / self.prior_z_)
+        # ratio_x / ratio_z > γ  <=>  ratio_z < ratio_x / γ: count the z strictly below.
+        below = np.searchsorted(ratio_z, ratio_x / self.gamma, side="left")
+        return below / len(ratio_z)
+
+    @staticmethod
+    def select_a(
+        ref_logits,
+        ref_in_mask,
+        labels,
+        *,
+        population_logits,
+        population_labels,
+        grid=A_GRID,
+        gamma: float = 1.0,
+    ) -> float:
+        """Choose offline RMIA's ``a`` by attacking a held-out reference model (as the paper does).
+
+        Reference model 0 plays the target, with its in-mask as the truth; the others (except
+        any trained on exactly the complementary half, whose mask would mirror the truth) are
+        its references. Returns the ``a`` in ``grid`` with the highest AUC; ties go to the
+        smallest.
+        """
+        logits, mask, labels = _reference_inputs(ref_logits, ref_in_mask, labels)
+        z_logits = logits_with_queries(population_logits, "population_logits", leading=1)
+        keep = [m for m in range(1, len(mask)) if not np.array_equal(mask[m], ~mask[0])]
+        if not keep or mask[0].all() or not mask[0].any():
+            raise ValueError(
+                "select_a needs at least 2 reference models (one plays the target) whose "
+                "masks are not complementary, and a held-out model with IN and OUT records; "
+                "pass a= explicitly otherwise"
+            )
+        others = mask[keep]
+        usable = (~others).any(axis=0)  # records with at least one OUT model among the others
+        if mask[0][usable].all() or not mask[0][usable].any():
+            raise ValueError("too few reference models to choose a; pass a= explicitly")
+        best_a, best_auc = None, -1.0
+        for a in grid:
+            attack = RMIA(online=False, a=float(a), gamma=gamma).fit(
+                logits[keep][:, usable],
+                others[:, usable],
+                labels[usable],
+                population_logits=z_logits[keep],
+                population_labels=population_labels,
+            )
+            scores = attack.score(logits[0][usable], labels[usable], population_logits=z_logits[0])
+            auc = roc_auc_score(mask[0][usable], scores)
+            if auc > best_auc:
+                best_a, best_auc = float(a), auc
+        return best_a
+
+    def __repr__(self) -> str:
+        return f"RMIA(online={self.online}, a={self.a}, gamma={self.gamma})"
