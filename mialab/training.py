@@ -200,7 +200,8 @@ def fit_many(
         epochs, batch_size, lr, weight_decay: as in :func:`fit`.
         seed: seed of the in-mask, the models' initial weights and their shuffling.
         executor: a ``concurrent.futures.Executor`` (a process pool, or one backed by Ray or
-            Dask) to train chunks of models in parallel; None trains in this process.
+            Dask) to train chunks of models in parallel; None trains in this process. Give a
+            process pool the "spawn" context: a forked child of a process running torch can hang.
         chunk_size: models per chunk (bounds memory); default all at once, or an even share of
             the models per worker when an executor is given.
         progress: show a progress bar.

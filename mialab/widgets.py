@@ -15,7 +15,7 @@ import numpy as np
 from mialab import plots
 from mialab.metrics import AttackResult, confusion_at
 
-__all__ = ["threshold_explorer"]
+__all__ = ["threshold_explorer", "attack_explorer"]
 
 
 def _png(fig) -> bytes:
@@ -88,3 +88,61 @@ def threshold_explorer(result: AttackResult) -> w.VBox:
     slider.observe(draw, names="value")
     draw()
     return w.VBox([slider, summary, image])
+
+
+def attack_explorer(results: dict, *, baseline: AttackResult | None = None) -> w.VBox:
+    """Pick an attack and a number of reference models; see its log-log ROC (lesson 01).
+
+    Args:
+        results: ``{(attack_name, n_reference_models): AttackResult}``, computed beforehand.
+        baseline: a result drawn in every figure for comparison (e.g. the loss attack).
+
+    Returns:
+        An ipywidgets box with a dropdown, a slider, a summary line and the figure.
+
+    Example:
+        >>> from mialab.metrics import evaluate
+        >>> toy = {("A", n): evaluate([n, 0.8, 0.3, 0.1], [1, 0, 1, 0]) for n in (1, 2)}
+        >>> attack, n_models, summary, image = attack_explorer(toy).children
+        >>> n_models.value = 1
+        >>> print(summary.value)
+        A with 1 reference model(s): AUC 0.750, TPR 50.0% at 0.1% FPR, 50.0% at 1% FPR
+    """
+    if not isinstance(results, dict) or not results:
+        raise TypeError("results must be a non-empty dict {(attack, n_models): AttackResult}")
+    for key, value in results.items():
+        if not (isinstance(key, tuple) and len(key) == 2 and isinstance(value, AttackResult)):
+            raise TypeError("results must map (attack name, number of models) to AttackResult")
+    if baseline is not None and not isinstance(baseline, AttackResult):
+        raise TypeError(f"baseline must be an AttackResult, got {type(baseline).__name__}")
+    names = sorted({name for name, _ in results})
+    attack = w.Dropdown(options=names, value=names[0], description="attack")
+    n_models = w.SelectionSlider(description="models", continuous_update=False, options=[1])
+    summary = w.HTML()
+    image = w.Image(format="png")
+
+    def counts_for(name):
+        return sorted(n for other, n in results if other == name)
+
+    def draw(change=None):
+        result = results[(attack.value, n_models.value)]
+        summary.value = (
+            f"{attack.value} with {n_models.value} reference model(s): AUC {result.auc:.3f}, "
+            f"TPR {result.tpr_at(0.001):.1%} at 0.1% FPR, {result.tpr_at(0.01):.1%} at 1% FPR"
+        )
+        fig, ax = plt.subplots(figsize=(5, 5))
+        plots.roc([result] + ([baseline] if baseline else []), ax=ax)
+        image.value = _png(fig)
+
+    def choose_attack(change=None):
+        options = counts_for(attack.value)
+        keep = n_models.value if n_models.value in options else options[-1]
+        with n_models.hold_trait_notifications():
+            n_models.options = options
+            n_models.value = keep
+        draw()
+
+    attack.observe(choose_attack, names="value")
+    n_models.observe(draw, names="value")
+    choose_attack()
+    return w.VBox([attack, n_models, summary, image])
