@@ -117,12 +117,17 @@ def attack_explorer(results: dict, *, baseline: AttackResult | None = None) -> w
         raise TypeError(f"baseline must be an AttackResult, got {type(baseline).__name__}")
     names = sorted({name for name, _ in results})
     attack = w.Dropdown(options=names, value=names[0], description="attack")
-    n_models = w.SelectionSlider(description="models", continuous_update=False, options=[1])
-    summary = w.HTML()
-    image = w.Image(format="png")
-
     def counts_for(name):
         return sorted(n for other, n in results if other == name)
+
+    n_models = w.SelectionSlider(
+        description="models",
+        continuous_update=False,
+        options=counts_for(names[0]),
+        value=counts_for(names[0])[-1],
+    )
+    summary = w.HTML()
+    image = w.Image(format="png")
 
     def draw(change=None):
         result = results[(attack.value, n_models.value)]

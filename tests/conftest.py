@@ -1,5 +1,7 @@
 """Shared fixtures: one small overfit target model on digits, trained once per test session."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -32,3 +34,16 @@ def outsider(overfit_target):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def reference_models(overfit_target):
+    """16 reference models like the overfit target, each on half of its candidate records."""
+    _, split, X, y, _ = overfit_target
+    factory = partial(ml.models.mlp, 64, 10, hidden=(256,))
+    refs, in_mask = ml.training.fit_many(factory, (X, y), 16, epochs=300, seed=5, progress=False)
+    return {
+        "logits": ml.training.predict_logits(refs, X),
+        "in_mask": in_mask,
+        "population_logits": ml.training.predict_logits(refs, split.population.X),
+    }

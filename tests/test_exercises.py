@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
+from scipy.stats import norm
 
-from mialab.exercises import Exercise, lesson00
+from mialab.exercises import Exercise, lesson00, lesson01
 
 
 def unfinished(*args): ...  # the template a student starts from
@@ -86,3 +87,38 @@ def test_feedback_renders_in_notebooks():
     html = q.check(2)._repr_html_()
     assert "Incorrect" in html and "&lt;b&gt;" in html  # messages are escaped
     assert str(q.check(1)) == "Correct: well done."
+
+
+@pytest.mark.parametrize("exercise", [lesson01.q1, lesson01.q2, lesson01.q3])
+def test_lesson01_placeholders_and_solutions(exercise):
+    assert exercise.check(...).status == "not attempted"
+    assert exercise.check(unfinished).status == "not attempted"
+    assert exercise.check(crashes).status == "incorrect"
+    assert "def " in exercise.solution().message
+
+
+def test_lesson01_accepts_solutions_and_rejects_typical_mistakes():
+    assert lesson01.q1.check(lesson01.phi_solution).correct
+    assert lesson01.q2.check(lesson01.offline_lira_solution).correct
+    assert lesson01.q3.check(lesson01.rmia_solution).correct
+
+    def phi_with_complement(logits, labels):  # 1 - p_y rounds to 0 for a confident model
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p = (p / p.sum(axis=1, keepdims=True))[np.arange(len(labels)), labels]
+        return np.log(p + 1e-45) - np.log(1 - p + 1e-45)
+
+    assert "sum the others" in lesson01.q1.check(phi_with_complement).message
+
+    def two_sided(phi_target, phi_out):
+        return norm.logpdf(phi_target, np.mean(phi_out), np.std(phi_out))
+
+    def wrong_tail(phi_target, phi_out):
+        return norm.logsf(phi_target, np.mean(phi_out), np.std(phi_out))
+
+    assert "one-sided" in lesson01.q2.check(two_sided).message
+    assert "wrong tail" in lesson01.q2.check(wrong_tail).message
+
+    def not_strict(ratio_x, ratio_z, gamma):
+        return (np.asarray(ratio_x)[:, None] / np.asarray(ratio_z)[None] >= gamma).mean(axis=1)
+
+    assert "strict" in lesson01.q3.check(not_strict).message

@@ -1,0 +1,293 @@
+"""LiRA, RMIA and the shadow-model attack: formulas checked against direct computations, then
+behaviour on real models (beats chance when there is membership to find, chance when not)."""
+
+import math
+
+import numpy as np
+import pytest
+
+import mialab as ml
+from mialab.attacks import RMIA, LiRA, ShadowModelAttack, lira_statistic
+
+
+def softmax_row(row):
+    e = np.exp(row - row.max())
+    return e / e.sum()
+
+
+def phi_direct(row, y):
+    p = softmax_row(row)
+    return math.log(p[y] + 1e-45) - math.log(sum(p[j] for j in range(len(p)) if j != y) + 1e-45)
+
+
+def log_normal_pdf(x, mean, std):
+    return -0.5 * ((x - mean) / std) ** 2 - math.log(std) - 0.5 * math.log(2 * math.pi)
+
+
+def log_normal_cdf(x, mean, std):
+    return math.log(0.5 * math.erfc(-(x - mean) / (std * math.sqrt(2))))
+
+
+def lira_direct(ref, mask, labels, target, *, online, fix_variance):
+    """LiRA written out record by record, query by query, from the formulas."""
+    n_models, n, n_queries, _ = ref.shape
+    phi = np.array(
+        [
+            [[phi_direct(ref[m, i, q], labels[i]) for q in range(n_queries)] for i in range(n)]
+            for m in range(n_models)
+        ]
+    )
+    global_std = {side: np.std(phi[mask == side]) for side in (True, False)}
+    scores = []
+    for i in range(n):
+        per_query = []
+        for q in range(n_queries):
+            x = phi_direct(target[i, q], labels[i])
+            stats = {}
+            for side in (True, False):
+                values = phi[mask[:, i] == side, i, q]
+                std = global_std[side] if fix_variance else np.std(values)
+                stats[side] = (np.mean(values), std)
+            if online:
+                per_query.append(log_normal_pdf(x, *stats[True]) - log_normal_pdf(x, *stats[False]))
+            else:
+                per_query.append(log_normal_cdf(x, *stats[False]))
+        scores.append(np.mean(per_query))
+    return np.array(scores)
+
+
+@pytest.fixture
+def small_problem():
+    rng = np.random.default_rng(0)
+    n_models, n, n_queries, n_classes = 6, 6, 3, 4
+    mask = ml.training.balanced_in_mask(n_models, n, seed=0)  # 3 IN and 3 OUT for every record
+    return {
+        "ref": rng.normal(size=(n_models, n, n_queries, n_classes)) * 3,
+        "mask": mask,
+        "labels": rng.integers(0, n_classes, size=n),
+        "target": rng.normal(size=(n, n_queries, n_classes)) * 3,
+        "z_ref": rng.normal(size=(n_models, 7, n_queries, n_classes)) * 3,
+        "z_labels": rng.integers(0, n_classes, size=7),
+        "z_target": rng.normal(size=(7, n_queries, n_classes)) * 3,
+    }
+
+
+def test_lira_statistic_matches_the_formula():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(2, 6, 4)) * 5
+    labels = rng.integers(0, 4, size=6)
+    expected = [[phi_direct(logits[m, i], labels[i]) for i in range(6)] for m in range(2)]
+    np.testing.assert_allclose(lira_statistic(logits, labels), expected, rtol=1e-12)
+    confident = lira_statistic(np.array([[60.0, 0.0, 0.0]]), np.array([0]))
+    assert confident[0] == pytest.approx(60 - math.log(2), rel=1e-9)  # not capped by 1 - p_y = 0
+
+
+@pytest.mark.parametrize("online", [True, False])
+@pytest.mark.parametrize("fix_variance", [False, True])
+@pytest.mark.parametrize("n_queries", [1, 3])
+def test_lira_matches_direct_computation(small_problem, online, fix_variance, n_queries):
+    p = small_problem
+    ref, target = p["ref"][:, :, :n_queries], p["target"][:, :n_queries]
+    attack = LiRA(online=online, fix_variance=fix_variance).fit(ref, p["mask"], p["labels"])
+    expected = lira_direct(
+        ref, p["mask"], p["labels"], target, online=online, fix_variance=fix_variance
+    )
+    np.testing.assert_allclose(attack.score(target, p["labels"]), expected, rtol=1e-9)
+    if n_queries == 1:  # no query axis at all gives the same
+        plain = LiRA(online=online, fix_variance=fix_variance).fit(
+            ref[:, :, 0], p["mask"], p["labels"]
+        )
+        np.testing.assert_allclose(plain.score(target[:, 0], p["labels"]), expected, rtol=1e-9)
+
+
+def rmia_direct(p, *, online, a, gamma):
+    def true_prob(logits, y):
+        return np.mean([softmax_row(row)[y] for row in logits])  # averaged over queries
+
+    def prior(ref, i, y, mask_column):
+        probs = [true_prob(ref[m, i], y) for m in range(len(ref))]
+        if online:
+            return np.mean(probs)
+        out = [pr for pr, inside in zip(probs, mask_column, strict=True) if not inside]
+        return (1 + a) / 2 * np.mean(out) + (1 - a) / 2
+
+    labels, z_labels = p["labels"], p["z_labels"]
+    ratio_z = [
+        true_prob(p["z_target"][j], z_labels[j])
+        / prior(p["z_ref"], j, z_labels[j], np.zeros(len(p["mask"]), bool))
+        for j in range(len(z_labels))
+    ]
+    scores = []
+    for i in range(len(labels)):
+        ratio_x = true_prob(p["target"][i], labels[i]) / prior(
+            p["ref"], i, labels[i], p["mask"][:, i]
+        )
+        scores.append(np.mean([ratio_x / rz > gamma for rz in ratio_z]))
+    return np.array(scores)
+
+
+@pytest.mark.parametrize(
+    ("online", "a", "gamma"),
+    [(False, 0.3, 1.0), (False, 1.0, 2.0), (True, None, 1.0), (True, None, 0.5)],
+)
+def test_rmia_matches_direct_computation(small_problem, online, a, gamma):
+    p = small_problem
+    attack = RMIA(online=online, a=a, gamma=gamma).fit(
+        p["ref"],
+        p["mask"],
+        p["labels"],
+        population_logits=p["z_ref"],
+        population_labels=p["z_labels"],
+    )
+    scores = attack.score(p["target"], p["labels"], population_logits=p["z_target"])
+    np.testing.assert_allclose(scores, rmia_direct(p, online=online, a=a, gamma=gamma))
+
+
+def test_rmia_chooses_a_on_a_held_out_reference_model(reference_models, overfit_target):
+    _, split, _, y, _ = overfit_target
+    r = reference_models
+    a = RMIA.select_a(
+        r["logits"],
+        r["in_mask"],
+        y,
+        population_logits=r["population_logits"],
+        population_labels=split.population.y,
+    )
+    assert a in np.round(np.linspace(0, 1, 11), 2)
+    fitted = RMIA(a=None).fit(
+        r["logits"],
+        r["in_mask"],
+        y,
+        population_logits=r["population_logits"],
+        population_labels=split.population.y,
+    )
+    assert fitted.a_ == a
+
+
+def all_attacks(reference_models, split, y, target_logits, target_population_logits):
+    r = reference_models
+    fit_args = (r["logits"], r["in_mask"], y)
+    population = {
+        "population_logits": r["population_logits"],
+        "population_labels": split.population.y,
+    }
+    return {
+        "loss": ml.attacks.loss_score(target_logits, y),
+        "LiRA online": LiRA().fit(*fit_args).score(target_logits, y),
+        "LiRA online, fixed variance": LiRA(fix_variance=True)
+        .fit(*fit_args)
+        .score(target_logits, y),
+        "LiRA offline": LiRA(online=False).fit(*fit_args).score(target_logits, y),
+        "RMIA offline": RMIA(a=0.5)
+        .fit(*fit_args, **population)
+        .score(target_logits, y, population_logits=target_population_logits),
+        "RMIA online": RMIA(online=True)
+        .fit(*fit_args, **population)
+        .score(target_logits, y, population_logits=target_population_logits),
+        "Shokri": ShadowModelAttack().fit(*fit_args).score(target_logits, y),
+        "ML-Leaks": ShadowModelAttack(per_class=False, top_k=3)
+        .fit(r["logits"][:1], r["in_mask"][:1], y)
+        .score(target_logits, y),
+    }
+
+
+def test_every_attack_is_at_chance_on_a_model_that_never_saw_the_candidates(
+    reference_models, overfit_target, outsider
+):
+    _, split, X, y, is_member = overfit_target
+    scores = all_attacks(
+        reference_models,
+        split,
+        y,
+        ml.training.predict_logits(outsider, X),
+        ml.training.predict_logits(outsider, split.population.X),
+    )
+    for name, s in scores.items():
+        auc = ml.metrics.evaluate(s, is_member).auc
+        assert abs(auc - 0.5) < 0.1, f"{name}: AUC {auc:.3f}"  # 100 + 100 records: s.e. 0.041
+
+
+def test_calibrated_attacks_beat_the_loss_attack_on_an_overfit_model(
+    reference_models, overfit_target
+):
+    target, split, X, y, is_member = overfit_target
+    scores = all_attacks(
+        reference_models,
+        split,
+        y,
+        ml.training.predict_logits(target, X),
+        ml.training.predict_logits(target, split.population.X),
+    )
+    results = {name: ml.metrics.evaluate(s, is_member) for name, s in scores.items()}
+    for name, result in results.items():
+        assert result.auc > 0.6, f"{name}: AUC {result.auc:.3f}"
+    loss = results["loss"].tpr_at(0.01)
+    for name in ("LiRA online", "LiRA online, fixed variance", "RMIA offline"):
+        assert results[name].tpr_at(0.01) > loss + 0.05, name
+
+
+def test_bad_input_names_the_argument(small_problem):
+    p = small_problem
+    ref, mask, labels = p["ref"][:, :, 0], p["mask"], p["labels"]
+    only_in = mask.copy()
+    only_in[:, 0] = True
+    nan_ref = ref.copy()
+    nan_ref[0, 0, 0] = np.nan
+    cases = [
+        (lambda: LiRA().fit(ref[0], mask, labels), ValueError, "ref_logits must have shape"),
+        (lambda: LiRA().fit(ref, mask[:, :3], labels), ValueError, "ref_in_mask must have shape"),
+        (lambda: LiRA().fit(ref, only_in, labels), ValueError, "some record 0 OUT"),
+        (lambda: LiRA().fit(nan_ref, mask, labels), ValueError, "ref_logits contains NaN"),
+        (lambda: LiRA().fit(ref, mask, labels + 10), ValueError, "labels must lie in"),
+        (lambda: LiRA().fit(ref, mask, labels[:3]), ValueError, "lengths differ"),
+        (lambda: LiRA().fit(ref, mask.astype(float) * 2, labels), TypeError, "ref_in_mask must"),
+        (lambda: LiRA().score(ref[0], labels), RuntimeError, "call fit"),
+        (
+            lambda: LiRA().fit(ref, mask, labels).score(ref[0][:, :2], labels),
+            ValueError,
+            "labels|lengths",
+        ),
+        (
+            lambda: LiRA().fit(ref, mask, labels).score(ref[0], np.roll(labels, 1)),
+            ValueError,
+            "labels must be the labels given to fit",
+        ),
+        (
+            lambda: RMIA(a=2.0).fit(
+                ref,
+                mask,
+                labels,
+                population_logits=p["z_ref"][:, :, 0],
+                population_labels=p["z_labels"],
+            ),
+            ValueError,
+            "a must lie",
+        ),
+        (
+            lambda: RMIA(gamma=0).fit(
+                ref,
+                mask,
+                labels,
+                population_logits=p["z_ref"][:, :, 0],
+                population_labels=p["z_labels"],
+            ),
+            ValueError,
+            "gamma must",
+        ),
+        (
+            lambda: RMIA(a=0.5).fit(
+                ref,
+                mask,
+                labels,
+                population_logits=p["z_ref"][:2, :, 0],
+                population_labels=p["z_labels"],
+            ),
+            ValueError,
+            "population_logits must come from the same",
+        ),
+        (lambda: ShadowModelAttack(top_k=9).fit(ref, mask, labels), ValueError, "top_k"),
+        (lambda: lira_statistic(ref[0], labels[:2]), ValueError, "one row per label"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()
