@@ -142,12 +142,13 @@ def attack_explorer(results: dict, *, baseline: AttackResult | None = None) -> w
     def choose_attack(change=None):
         options = counts_for(attack.value)
         keep = n_models.value if n_models.value in options else options[-1]
-        with n_models.hold_trait_notifications():
-            n_models.options = options
-            n_models.value = keep
+        n_models.unobserve(draw, names="value")  # redraw once, not on each of the two changes
+        n_models.options = options
+        n_models.value = keep
+        n_models.observe(draw, names="value")
         draw()
 
     attack.observe(choose_attack, names="value")
     n_models.observe(draw, names="value")
-    choose_attack()
+    draw()
     return w.VBox([attack, n_models, summary, image])
