@@ -10,13 +10,17 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 # Root (containers, CI) must pass --allow-root to JupyterLab.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test clean
+.PHONY: lab test bench clean
 
 lab: $(VENV)/.course-installed
 	$(BIN)/jupyter lab notebooks/ $(ALLOW_ROOT)
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest
+
+# Speed benchmarks (not part of `make test`: timings belong side by side in one run).
+bench: $(VENV)/.dev-installed
+	$(BIN)/python tests/benchmarks/bench_fit_many.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
