@@ -45,9 +45,11 @@ def roc(results, *, ax=None, log: bool = True, title: str | None = None):
     results = _results(results)
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4.5))
-    for result in results:
-        ax.plot(result.fpr, result.tpr, label=f"{result.name} (AUC {result.auc:.3f})")
     low = min(r.min_fpr for r in results) / 2 if log else 0.0
+    for result in results:
+        # A rate of 0 has no place on a log axis: draw it along the plot's edge instead.
+        fpr, tpr = np.maximum(result.fpr, low), np.maximum(result.tpr, low)
+        ax.plot(fpr, tpr, label=f"{result.name} (AUC {result.auc:.3f})")
     ax.plot([low, 1], [low, 1], ls="--", color="grey", lw=1, label="chance")
     if log:
         ax.set_xscale("log")

@@ -117,6 +117,7 @@ def attack_explorer(results: dict, *, baseline: AttackResult | None = None) -> w
         raise TypeError(f"baseline must be an AttackResult, got {type(baseline).__name__}")
     names = sorted({name for name, _ in results})
     attack = w.Dropdown(options=names, value=names[0], description="attack")
+
     def counts_for(name):
         return sorted(n for other, n in results if other == name)
 
