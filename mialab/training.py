@@ -202,8 +202,8 @@ def fit_many(
         executor: a ``concurrent.futures.Executor`` (a process pool, or one backed by Ray or
             Dask) to train chunks of models in parallel; None trains in this process. Give a
             process pool the "spawn" context: a forked child of a process running torch can hang.
-        chunk_size: models per chunk (bounds memory); default all at once, or an even share of
-            the models per worker when an executor is given.
+        chunk_size: models per chunk (bounds memory); default all at once, or an even share per
+            worker of a pool that reports its ``max_workers`` (give it for other executors).
         progress: show a progress bar.
 
     Returns:

@@ -164,7 +164,11 @@ def test_rmia_chooses_a_on_a_held_out_reference_model(reference_models, overfit_
     assert fitted.a_ == a
 
 
-def all_attacks(reference_models, split, y, target_logits, target_population_logits):
+def all_attacks(reference_models, overfit_target, model):
+    """Scores of every attack on the candidates, against ``model`` as the target."""
+    _, split, X, y, _ = overfit_target
+    target_logits = ml.training.predict_logits(model, X)
+    target_population_logits = ml.training.predict_logits(model, split.population.X)
     r = reference_models
     fit_args = (r["logits"], r["in_mask"], y)
     population = {
@@ -194,14 +198,8 @@ def all_attacks(reference_models, split, y, target_logits, target_population_log
 def test_every_attack_is_at_chance_on_a_model_that_never_saw_the_candidates(
     reference_models, overfit_target, outsider
 ):
-    _, split, X, y, is_member = overfit_target
-    scores = all_attacks(
-        reference_models,
-        split,
-        y,
-        ml.training.predict_logits(outsider, X),
-        ml.training.predict_logits(outsider, split.population.X),
-    )
+    is_member = overfit_target[-1]
+    scores = all_attacks(reference_models, overfit_target, outsider)
     for name, s in scores.items():
         auc = ml.metrics.evaluate(s, is_member).auc
         assert abs(auc - 0.5) < 0.1, f"{name}: AUC {auc:.3f}"  # 100 + 100 records: s.e. 0.041
@@ -210,14 +208,8 @@ def test_every_attack_is_at_chance_on_a_model_that_never_saw_the_candidates(
 def test_calibrated_attacks_beat_the_loss_attack_on_an_overfit_model(
     reference_models, overfit_target
 ):
-    target, split, X, y, is_member = overfit_target
-    scores = all_attacks(
-        reference_models,
-        split,
-        y,
-        ml.training.predict_logits(target, X),
-        ml.training.predict_logits(target, split.population.X),
-    )
+    target, is_member = overfit_target[0], overfit_target[-1]
+    scores = all_attacks(reference_models, overfit_target, target)
     results = {name: ml.metrics.evaluate(s, is_member) for name, s in scores.items()}
     for name, result in results.items():
         assert result.auc > 0.6, f"{name}: AUC {result.auc:.3f}"
@@ -233,6 +225,7 @@ def test_bad_input_names_the_argument(small_problem):
     only_in[:, 0] = True
     nan_ref = ref.copy()
     nan_ref[0, 0, 0] = np.nan
+    population = {"population_logits": p["z_ref"][:, :, 0], "population_labels": p["z_labels"]}
     cases = [
         (lambda: LiRA().fit(ref[0], mask, labels), ValueError, "ref_logits must have shape"),
         (lambda: LiRA().fit(ref, mask[:, :3], labels), ValueError, "ref_in_mask must have shape"),
@@ -253,34 +246,18 @@ def test_bad_input_names_the_argument(small_problem):
             "labels must be the labels given to fit",
         ),
         (
-            lambda: RMIA(a=2.0).fit(
-                ref,
-                mask,
-                labels,
-                population_logits=p["z_ref"][:, :, 0],
-                population_labels=p["z_labels"],
-            ),
+            lambda: RMIA(a=2.0).fit(ref, mask, labels, **population),
             ValueError,
             "a must lie",
         ),
         (
-            lambda: RMIA(gamma=0).fit(
-                ref,
-                mask,
-                labels,
-                population_logits=p["z_ref"][:, :, 0],
-                population_labels=p["z_labels"],
-            ),
+            lambda: RMIA(gamma=0).fit(ref, mask, labels, **population),
             ValueError,
             "gamma must",
         ),
         (
             lambda: RMIA(a=0.5).fit(
-                ref,
-                mask,
-                labels,
-                population_logits=p["z_ref"][:2, :, 0],
-                population_labels=p["z_labels"],
+                ref, mask, labels, **{**population, "population_logits": p["z_ref"][:2, :, 0]}
             ),
             ValueError,
             "population_logits must come from the same",
