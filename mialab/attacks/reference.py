@@ -122,8 +122,9 @@ class LiRA:
             fewer than 2 IN (or OUT) models per record.
 
     Attributes (after ``fit``):
-        mean_in_, std_in_, mean_out_, std_out_: Gaussian parameters, shape ``(n, n_queries)``
-            (scalars for a fixed variance; ``mean_in_``/``std_in_`` None offline).
+        mean_in_, std_in_, mean_out_, std_out_: Gaussian parameters, shape ``(n, n_queries)``;
+            the standard deviations are scalars with a fixed variance; the IN ones are None
+            offline.
 
     Example:
         >>> rng = np.random.default_rng(0)
