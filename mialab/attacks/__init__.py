@@ -10,6 +10,13 @@ Example:
     (1,)
 """
 
+from mialab.attacks.label_only import (
+    QueryCounter,
+    augmentation_score,
+    boundary_distance,
+    gap_score,
+    mask_confidences,
+)
 from mialab.attacks.reference import RMIA, LiRA, lira_statistic
 from mialab.attacks.shadow import ShadowModelAttack
 from mialab.attacks.threshold import (
@@ -28,4 +35,9 @@ __all__ = [
     "RMIA",
     "lira_statistic",
     "ShadowModelAttack",
+    "gap_score",
+    "augmentation_score",
+    "boundary_distance",
+    "mask_confidences",
+    "QueryCounter",
 ]
