@@ -19,8 +19,9 @@ test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest
 
 # Speed benchmarks (not part of `make test`: timings belong side by side in one run).
-bench: $(VENV)/.dev-installed
+bench: $(VENV)/.bench-installed
 	$(BIN)/python tests/benchmarks/bench_fit_many.py
+	$(BIN)/python tests/benchmarks/bench_boundary_distance.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +48,10 @@ $(VENV)/.course-installed: pyproject.toml $(VENV)/.torch-installed
 $(VENV)/.dev-installed: pyproject.toml $(VENV)/.torch-installed
 	$(BIN)/python -m pip install -e ".[dev]"
 	@touch $@ $(VENV)/.course-installed
+
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.torch-installed
+	$(BIN)/python -m pip install -e ".[dev,bench]"
+	@touch $@ $(VENV)/.dev-installed $(VENV)/.course-installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
