@@ -90,12 +90,16 @@ def threshold_explorer(result: AttackResult) -> w.VBox:
     return w.VBox([slider, summary, image])
 
 
-def attack_explorer(results: dict, *, baseline: AttackResult | None = None) -> w.VBox:
-    """Pick an attack and a number of reference models; see its log-log ROC (lesson 01).
+def attack_explorer(
+    results: dict, *, baseline: AttackResult | None = None, unit: str = "reference model(s)"
+) -> w.VBox:
+    """Pick an attack and a budget; see its log-log ROC (lessons 01 and 02).
 
     Args:
-        results: ``{(attack_name, n_reference_models): AttackResult}``, computed beforehand.
+        results: ``{(attack_name, budget): AttackResult}``, computed beforehand; the budget is a
+            number: reference models (lesson 01), label queries per record (lesson 02).
         baseline: a result drawn in every figure for comparison (e.g. the loss attack).
+        unit: what the budget counts, for the summary line.
 
     Returns:
         An ipywidgets box with a dropdown, a slider, a summary line and the figure.
@@ -122,7 +126,7 @@ def attack_explorer(results: dict, *, baseline: AttackResult | None = None) -> w
         return sorted(n for other, n in results if other == name)
 
     n_models = w.SelectionSlider(
-        description="models",
+        description="budget",
         continuous_update=False,
         options=counts_for(names[0]),
         value=counts_for(names[0])[-1],
@@ -133,7 +137,7 @@ def attack_explorer(results: dict, *, baseline: AttackResult | None = None) -> w
     def draw(change=None):
         result = results[(attack.value, n_models.value)]
         summary.value = (
-            f"{attack.value} with {n_models.value} reference model(s): AUC {result.auc:.3f}, "
+            f"{attack.value} with {n_models.value} {unit}: AUC {result.auc:.3f}, "
             f"TPR {result.tpr_at(0.001):.1%} at 0.1% FPR, {result.tpr_at(0.01):.1%} at 1% FPR"
         )
         fig, ax = plt.subplots(figsize=(5, 5))

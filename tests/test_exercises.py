@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from mialab.exercises import Exercise, lesson00, lesson01
+from mialab.exercises import Exercise, lesson00, lesson01, lesson02
 
 
 def unfinished(*args): ...  # the template a student starts from
@@ -122,3 +122,33 @@ def test_lesson01_accepts_solutions_and_rejects_typical_mistakes():
         return (np.asarray(ratio_x)[:, None] / np.asarray(ratio_z)[None] >= gamma).mean(axis=1)
 
     assert "strict" in lesson01.q3.check(not_strict).message
+
+
+def test_lesson02_accepts_solutions_and_rejects_typical_mistakes():
+    for exercise in (lesson02.q1, lesson02.q2):
+        assert exercise.check(...).status == "not attempted"
+        assert exercise.check(unfinished).status == "not attempted"
+        assert exercise.check(crashes).status == "incorrect"
+    assert lesson02.q1.check(lesson02.gap_advantage_solution).correct
+    assert lesson02.q2.check(lesson02.distance_along_solution).correct
+    assert lesson02.q3.check("L2").correct
+
+    def attack_accuracy(predicted, labels, is_member):
+        return ((np.asarray(predicted) == np.asarray(labels)) == np.asarray(is_member)).mean()
+
+    def unnormalised(predict_labels, x, label, direction, radius, steps):
+        length = np.linalg.norm(direction)
+        return length * lesson02.distance_along_solution(
+            predict_labels, x, label, direction, radius, steps
+        )
+
+    def returns_low(predict_labels, x, label, direction, radius, steps):
+        return lesson02.distance_along_solution(predict_labels, x, label, direction, radius, 3) - 1
+
+    assert "TPR - FPR" in lesson02.q1.check(attack_accuracy).message
+    assert "normalise" in lesson02.q2.check(unnormalised).message
+    assert lesson02.q2.check(returns_low).status == "incorrect"
+    assert "label survives" in lesson02.q3.solution().message
+    for wrong in ("masking", "rounding"):
+        assert lesson02.q3.check(wrong).status == "incorrect"
+    assert "one of" in lesson02.q3.check("dropout").message
