@@ -46,7 +46,7 @@ def test_q1_loss_score():
         assert "subtract each row's maximum" in lesson00.q1.check(naive).message
     assert "minus the loss" in lesson00.q1.check(loss_not_score).message
     assert "probability of the true label" in lesson00.q1.check(probability).message
-    assert "one score per row" in lesson00.q1.check(one_number).message
+    assert "one value per row" in lesson00.q1.check(one_number).message
 
 
 def test_q2_posterior():

@@ -13,6 +13,8 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = ["Exercise", "Feedback"]
 
 _COLOURS = {
@@ -114,4 +116,29 @@ def call_student(function, *args):
         return None, f"your function raised {type(error).__name__}: {error}"
     if value is None:
         raise NotAttempted("your function returns nothing yet: fill in its body and `return`.")
+    return value, None
+
+
+def call_for_number(function, *args):
+    """Like :func:`call_student`, for an answer that must be one number."""
+    value, problem = call_student(function, *args)
+    if problem:
+        return None, problem
+    try:
+        return float(value), None
+    except (TypeError, ValueError):
+        return None, f"return one number, got {type(value).__name__}."
+
+
+def call_for_array(function, shape: tuple, *args):
+    """Like :func:`call_student`, for an answer that must be a float array of ``shape``."""
+    value, problem = call_student(function, *args)
+    if problem:
+        return None, problem
+    try:
+        value = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None, "return an array of numbers."
+    if value.shape != shape:
+        return None, f"expected one value per row, shape {shape}; got shape {value.shape}."
     return value, None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from mialab.attacks import loss_score
-from mialab.exercises.framework import Exercise, call_student
+from mialab.exercises.framework import Exercise, call_for_array, call_for_number
 from mialab.metrics import evaluate
 
 __all__ = ["q1", "q2", "q3"]
@@ -34,13 +34,10 @@ def _check_loss_score(function):
         ("very large logits", 800 * rng.normal(size=(20, 3)), rng.integers(0, 3, size=20)),
     ]
     for what, logits, labels in cases:
-        value, problem = call_student(function, logits.copy(), labels.copy())
+        value, problem = call_for_array(function, labels.shape, logits.copy(), labels.copy())
         if problem:
             return problem
-        value = np.asarray(value, dtype=np.float64)
         expected = loss_score(logits, labels)
-        if value.shape != expected.shape:
-            return f"expected one score per row, shape {expected.shape}; got shape {value.shape}."
         if not np.all(np.isfinite(value)):
             return (
                 f"on {what} your scores contain NaN or inf. exp() overflows for large logits: "
@@ -78,14 +75,10 @@ def posterior_solution(prior, tpr, fpr):
 def _check_posterior(function):
     grid = [(0.5, 0.5, 0.1), (0.01, 0.6, 0.01), (0.5, 0.02, 0.001), (0.1, 0.9, 0.3)]
     for prior, tpr, fpr in grid:
-        value, problem = call_student(function, prior, tpr, fpr)
+        value, problem = call_for_number(function, prior, tpr, fpr)
         if problem:
             return problem
         expected = posterior_solution(prior, tpr, fpr)
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            return f"return a single number, got {type(value).__name__}."
         if np.isclose(value, 1 - expected):
             return (
                 "that is P(non-member | flagged): the event in the numerator must be the one "
@@ -127,14 +120,10 @@ def _check_tpr_at_fpr(function):
     is_member = np.r_[np.ones(200, bool), np.zeros(200, bool)]
     scores = np.round(rng.normal(size=400) + 0.8 * is_member, 1)  # rounding makes ties
     for fpr in (0.005, 0.01, 0.05, 0.1, 0.25):
-        value, problem = call_student(function, scores.copy(), is_member.copy(), fpr)
+        value, problem = call_for_number(function, scores.copy(), is_member.copy(), fpr)
         if problem:
             return problem
         expected = evaluate(scores, is_member).tpr_at(fpr)
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            return f"return a single number, got {type(value).__name__}."
         if not np.isclose(value, expected):
             return (
                 f"at FPR {fpr} you return TPR {value:.4f}; the highest TPR whose FPR is at most "

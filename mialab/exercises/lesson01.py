@@ -12,19 +12,9 @@ import numpy as np
 from scipy.stats import norm
 
 from mialab.attacks import lira_statistic
-from mialab.exercises.framework import Exercise, call_student
+from mialab.exercises.framework import Exercise, call_for_array, call_for_number
 
 __all__ = ["q1", "q2", "q3"]
-
-
-def _as_float_array(value, expected_shape):
-    try:
-        value = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None, "return an array of numbers."
-    if value.shape != expected_shape:
-        return None, f"expected shape {expected_shape}, got {value.shape}."
-    return value, None
 
 
 # q1: LiRA's statistic -------------------------------------------------------------------------
@@ -49,10 +39,7 @@ def _check_phi(function):
         ("a very confident model", np.c_[np.full(4, 60.0), np.zeros((4, 2))], np.zeros(4, int)),
     ]
     for what, logits, labels in cases:
-        value, problem = call_student(function, logits.copy(), labels.copy())
-        if problem:
-            return problem
-        value, problem = _as_float_array(value, labels.shape)
+        value, problem = call_for_array(function, labels.shape, logits.copy(), labels.copy())
         if problem:
             return problem
         expected = lira_statistic(logits, labels)
@@ -94,13 +81,9 @@ def _check_offline(function):
     for _ in range(5):
         phi_out = rng.normal(rng.normal(), rng.uniform(0.5, 2), size=rng.integers(4, 12))
         phi_target = float(rng.normal(np.mean(phi_out), 2))
-        value, problem = call_student(function, phi_target, phi_out.copy())
+        value, problem = call_for_number(function, phi_target, phi_out.copy())
         if problem:
             return problem
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            return f"return one number, got {type(value).__name__}."
         expected = offline_lira_solution(phi_target, phi_out)
         if np.isclose(value, np.exp(expected)):
             return "that is the probability itself; LiRA's score is its logarithm (log-CDF)."
@@ -142,10 +125,9 @@ def _check_rmia(function):
     ratio_x = rng.lognormal(size=25)
     ratio_z = np.r_[rng.lognormal(size=40), ratio_x[:5]]  # exact ties with gamma 1
     for gamma in (1.0, 2.0):
-        value, problem = call_student(function, ratio_x.copy(), ratio_z.copy(), gamma)
-        if problem:
-            return problem
-        value, problem = _as_float_array(value, ratio_x.shape)
+        value, problem = call_for_array(
+            function, ratio_x.shape, ratio_x.copy(), ratio_z.copy(), gamma
+        )
         if problem:
             return problem
         expected = rmia_solution(ratio_x, ratio_z, gamma)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mialab.exercises.framework import Exercise, call_student
+from mialab.exercises.framework import Exercise, call_for_number
 
 __all__ = ["q1", "q2", "q3"]
 
@@ -29,13 +29,9 @@ def _check_gap(function):
     labels = rng.integers(0, 5, size=300)
     is_member = np.arange(300) < 120  # unequal sizes: a plain accuracy would be wrong
     predicted = np.where(rng.random(300) < np.where(is_member, 0.97, 0.8), labels, (labels + 1) % 5)
-    value, problem = call_student(function, predicted.copy(), labels.copy(), is_member.copy())
+    value, problem = call_for_number(function, predicted.copy(), labels.copy(), is_member.copy())
     if problem:
         return problem
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return f"return one number, got {type(value).__name__}."
     correct = predicted == labels
     expected = gap_advantage_solution(predicted, labels, is_member)
     if np.isclose(value, (correct == is_member).mean()):
@@ -79,13 +75,9 @@ def _check_distance(function):
 
     x = np.zeros(2)
     for direction, true in (([0.6, 0.8], 1.0), ([1.0, 0.0], 1 / 0.6), ([0.0, 2.0], 1 / 0.8)):
-        value, problem = call_student(function, predict_labels, x.copy(), 0, direction, 4.0, 30)
+        value, problem = call_for_number(function, predict_labels, x.copy(), 0, direction, 4.0, 30)
         if problem:
             return problem
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            return f"return one number, got {type(value).__name__}."
         if np.isclose(value, true * np.linalg.norm(direction), atol=1e-6) and not np.isclose(
             np.linalg.norm(direction), 1
         ):
