@@ -15,7 +15,14 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from mialab._checks import float_array, fraction, membership_labels, same_length
 
-__all__ = ["AttackResult", "Confusion", "evaluate", "results_table", "confusion_at"]
+__all__ = [
+    "AttackResult",
+    "Confusion",
+    "evaluate",
+    "results_table",
+    "confusion_at",
+    "threshold_at_fpr",
+]
 
 DEFAULT_FPRS = (0.001, 0.01, 0.1)
 
@@ -188,3 +195,21 @@ def confusion_at(scores, is_member, threshold: float) -> Confusion:
         true_negatives=int(np.sum(~flagged & ~is_member)),
         false_negatives=int(np.sum(~flagged & is_member)),
     )
+
+
+def threshold_at_fpr(scores, is_member, fpr: float) -> float:
+    """The threshold that flags the most members while keeping the FPR at or below ``fpr``.
+
+    Choose it on data whose membership the attacker knows (a shadow or reference model), then
+    apply it to the target with :func:`confusion_at`: a decision rule, not just a curve. The
+    FPR on the target is only expected to be near ``fpr``; lesson 02 measures it.
+
+    Example:
+        >>> threshold_at_fpr([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0], fpr=0.25)
+        0.9
+    """
+    result = evaluate(scores, is_member)
+    fpr = fraction(fpr, "fpr")
+    allowed = np.flatnonzero(result.fpr <= fpr)
+    best = allowed[np.argmax(result.tpr[allowed])]
+    return float(result.thresholds[best])

@@ -130,3 +130,17 @@ def test_fuzz_evaluate_agrees_with_scikit_learn(scores, data):
 def test_fuzz_evaluate_rejects_non_numeric(garbage):
     with pytest.raises((TypeError, ValueError)):
         evaluate(garbage, [1, 0])
+
+
+def test_threshold_at_fpr_reproduces_tpr_at(rng):
+    from mialab.metrics import threshold_at_fpr
+
+    is_member = rng.integers(0, 2, size=300).astype(bool)
+    scores = np.round(rng.normal(size=300) + is_member, 1)  # ties
+    result = evaluate(scores, is_member)
+    for target in (0.001, 0.01, 0.1, 0.5):
+        threshold = threshold_at_fpr(scores, is_member, target)
+        counts = confusion_at(scores, is_member, threshold)
+        assert counts.fpr <= target
+        assert counts.tpr == result.tpr_at(target)
+    assert threshold_at_fpr([1.0, 0.0], [0, 1], 0.1) == np.inf  # nothing can be flagged safely
