@@ -10,6 +10,7 @@ Example:
     (1,)
 """
 
+from mialab.attacks.generative import domias_score, gan_leaks_score, monte_carlo_score
 from mialab.attacks.label_only import (
     QueryCounter,
     augmentation_score,
@@ -40,4 +41,7 @@ __all__ = [
     "boundary_distance",
     "mask_confidences",
     "QueryCounter",
+    "gan_leaks_score",
+    "monte_carlo_score",
+    "domias_score",
 ]

@@ -1,0 +1,132 @@
+"""Sample-based attacks on generative models: formulas against brute force and scipy, and
+behaviour against simulated generators (one that memorised its members, one that never saw
+them). Tests against trained GANs come with the GAN models."""
+
+import numpy as np
+import pytest
+from scipy.stats import gaussian_kde
+from sklearn.decomposition import PCA
+
+import mialab as ml
+from mialab.attacks import domias_score, gan_leaks_score, monte_carlo_score
+
+
+def brute_nearest(X, samples):
+    return np.array([min(np.linalg.norm(x - s) for s in samples) for x in X])
+
+
+def test_gan_leaks_equals_brute_force(rng):
+    X, samples, reference = (
+        rng.normal(size=(7, 3)),
+        rng.normal(size=(20, 3)),
+        rng.normal(size=(15, 3)),
+    )
+    np.testing.assert_allclose(gan_leaks_score(X, samples), -brute_nearest(X, samples))
+    np.testing.assert_allclose(
+        gan_leaks_score(X, samples, reference_samples=reference),
+        -(brute_nearest(X, samples) - brute_nearest(X, reference)),
+    )
+
+
+def test_monte_carlo_equals_brute_force(rng):
+    X, samples, held_out = (
+        rng.normal(size=(9, 5)),
+        rng.normal(size=(30, 5)),
+        rng.normal(size=(40, 5)),
+    )
+    counts = np.array([[np.linalg.norm(x - s) < 1.5 for s in samples] for x in X]).mean(axis=1)
+    np.testing.assert_allclose(monte_carlo_score(X, samples, epsilon=1.5), counts)
+    median = np.median(brute_nearest(X, samples))  # the default: the median heuristic
+    heuristic = np.array([[np.linalg.norm(x - s) < median for s in samples] for x in X])
+    np.testing.assert_allclose(monte_carlo_score(X, samples), heuristic.mean(axis=1))
+    pca = PCA(n_components=2).fit(held_out)
+    Xp, sp = pca.transform(X), pca.transform(samples)
+    in_pca = np.array([[np.linalg.norm(x - s) < 0.8 for s in sp] for x in Xp]).mean(axis=1)
+    np.testing.assert_allclose(
+        monte_carlo_score(X, samples, epsilon=0.8, pca_data=held_out, n_components=2), in_pca
+    )
+
+
+def test_domias_equals_scipy(rng):
+    X, samples, reference = (
+        rng.normal(size=(6, 2)),
+        rng.normal(size=(40, 2)),
+        rng.normal(size=(50, 2)),
+    )
+    for bandwidth in ("scott", "silverman", 0.4):
+        expected = np.log(gaussian_kde(samples.T, bw_method=bandwidth)(X.T)) - np.log(
+            gaussian_kde(reference.T, bw_method=bandwidth)(X.T)
+        )
+        np.testing.assert_allclose(
+            domias_score(X, samples, reference, bandwidth=bandwidth), expected, rtol=1e-9
+        )
+
+
+@pytest.fixture(scope="module")
+def simulated(digits):
+    """Digits in a 10-dimensional PCA space, and two simulated generators' samples."""
+    split = ml.data.membership_split(digits, n_members=150, seed=1)
+    pca = PCA(n_components=10).fit(split.population.X[:400])
+    X, _, is_member = split.candidates()
+    rng = np.random.default_rng(0)
+
+    def generator(records, m=600, noise=0.3):  # resamples its records with small noise
+        picked = records[rng.integers(0, len(records), size=m)]
+        return picked + noise * rng.normal(size=picked.shape)
+
+    to_pca = pca.transform
+    return {
+        "X": to_pca(X),
+        "is_member": is_member,
+        "memorising": generator(to_pca(split.members.X)),
+        "stranger": generator(to_pca(split.population.X[400:800])),
+        "reference": to_pca(split.population.X[800:]),
+        "reference_samples": generator(to_pca(split.population.X[800:])),
+    }
+
+
+def sample_attacks(s, samples):
+    return {
+        "GAN-Leaks": gan_leaks_score(s["X"], samples),
+        "GAN-Leaks calibrated": gan_leaks_score(
+            s["X"], samples, reference_samples=s["reference_samples"]
+        ),
+        "Monte-Carlo": monte_carlo_score(s["X"], samples),
+        "DOMIAS": domias_score(s["X"], samples, s["reference"]),
+    }
+
+
+def test_attacks_find_the_members_of_a_memorising_generator(simulated):
+    for name, scores in sample_attacks(simulated, simulated["memorising"]).items():
+        assert ml.metrics.evaluate(scores, simulated["is_member"]).auc > 0.65, name
+
+
+def test_attacks_are_at_chance_against_a_generator_that_never_saw_the_candidates(simulated):
+    for name, scores in sample_attacks(simulated, simulated["stranger"]).items():
+        auc = ml.metrics.evaluate(scores, simulated["is_member"]).auc
+        assert abs(auc - 0.5) < 0.09, f"{name}: AUC {auc:.3f}"  # 150 + 150 records: s.e. 0.033
+
+
+def test_bad_input_is_named(rng):
+    X, samples = rng.normal(size=(4, 3)), rng.normal(size=(10, 3))
+    cases = [
+        (lambda: gan_leaks_score(X, samples[:, :2]), ValueError, "samples must have the same 3"),
+        (lambda: gan_leaks_score(X, np.zeros((0, 3))), ValueError, "samples is empty"),
+        (
+            lambda: gan_leaks_score(X, samples, reference_samples=samples[:, :1]),
+            ValueError,
+            "reference_samples must have the same",
+        ),
+        (lambda: monte_carlo_score(np.full((2, 3), np.nan), samples), ValueError, "X contains NaN"),
+        (lambda: monte_carlo_score(X, samples, epsilon=0), ValueError, "epsilon must be"),
+        (
+            lambda: monte_carlo_score(X, samples, pca_data=samples, n_components=5),
+            ValueError,
+            "n_components must be at most 3",
+        ),
+        (lambda: domias_score(X, samples[:3], samples), ValueError, "samples needs more rows"),
+        (lambda: domias_score(X, samples, "reference"), TypeError, "reference must be an array"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()
