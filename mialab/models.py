@@ -13,7 +13,7 @@ from torch import nn
 
 from mialab._checks import positive_int, seed_value
 
-__all__ = ["mlp", "cnn"]
+__all__ = ["mlp", "cnn", "gan"]
 
 
 def _seeded(build, seed: int) -> nn.Module:
@@ -96,5 +96,50 @@ def cnn(
             nn.Flatten(),
             nn.Linear(4 * c2, n_classes),
         )
+
+    return _seeded(build, seed)
+
+
+def gan(
+    n_features: int, *, latent_dim: int = 16, hidden: int = 128, seed: int = 0
+) -> tuple[nn.Sequential, nn.Sequential]:
+    """A small GAN for rows scaled to [0, 1] (digits): a generator and a discriminator.
+
+    The generator maps ``latent_dim`` Gaussian noise to ``n_features`` values in (0, 1) through a
+    sigmoid; the discriminator maps a row to one logit (high = "real"). Both are MLPs with one
+    hidden layer of ``hidden`` LeakyReLU units; train them with
+    :func:`mialab.training.fit_gan` (lesson 03).
+
+    Args:
+        n_features: width of a record.
+        latent_dim: width of the generator's noise input.
+        hidden: hidden units of each network.
+        seed: seed of the initial weights.
+
+    Returns:
+        ``(generator, discriminator)``.
+
+    Example:
+        >>> generator, discriminator = gan(64)
+        >>> discriminator(generator(torch.zeros(3, 16))).shape
+        torch.Size([3, 1])
+    """
+    n_features = positive_int(n_features, "n_features")
+    latent_dim = positive_int(latent_dim, "latent_dim")
+    hidden = positive_int(hidden, "hidden")
+
+    def build():
+        generator = nn.Sequential(
+            nn.Linear(latent_dim, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, n_features),
+            nn.Sigmoid(),
+        )
+        discriminator = nn.Sequential(
+            nn.Linear(n_features, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 1),
+        )
+        return generator, discriminator
 
     return _seeded(build, seed)

@@ -130,3 +130,81 @@ def test_bad_input_is_named(rng):
     for call, error, message in cases:
         with pytest.raises(error, match=message):
             call()
+
+
+@pytest.fixture(scope="module")
+def trained_gans(digits):
+    """A GAN overfit to 64 member digits, and one trained on 64 other digits."""
+    split = ml.data.membership_split(digits, n_members=64, seed=0)
+    X, _, is_member = split.candidates()
+    gans = {}
+    for name, data, seed in (
+        ("overfit", split.members, 0),
+        ("stranger", split.population.subset(range(64)), 1),
+    ):
+        generator, discriminator = ml.models.gan(64, seed=seed)
+        ml.training.fit_gan(generator, discriminator, data, epochs=2000, seed=seed, progress=False)
+        gans[name] = (generator, discriminator, ml.training.sample(generator, 2000, seed=seed))
+    return gans, X, is_member
+
+
+def auc_standard_error(is_member):
+    m, n = is_member.sum(), (~is_member).sum()
+    return np.sqrt((m + n + 1) / (12 * m * n))
+
+
+def test_gan_attacks_beat_chance_on_an_overfit_gan(trained_gans):
+    gans, X, is_member = trained_gans
+    generator, discriminator, samples = gans["overfit"]
+    assert samples.shape == (2000, 64) and samples.min() >= 0 and samples.max() <= 1
+    low = 0.5 + 1.96 * auc_standard_error(is_member)  # the AUC's 95% interval lies above 0.5
+    for name, scores in {
+        "LOGAN": ml.attacks.logan_score(discriminator, X),
+        "GAN-Leaks": gan_leaks_score(X, samples),
+    }.items():
+        assert ml.metrics.evaluate(scores, is_member).auc > low, name
+
+
+def test_gan_attacks_are_at_chance_on_a_gan_that_never_saw_the_candidates(trained_gans):
+    gans, X, is_member = trained_gans
+    _, discriminator, samples = gans["stranger"]
+    for name, scores in {
+        "LOGAN": ml.attacks.logan_score(discriminator, X),
+        "GAN-Leaks": gan_leaks_score(X, samples),
+    }.items():
+        auc = ml.metrics.evaluate(scores, is_member).auc
+        assert abs(auc - 0.5) < 2.5 * auc_standard_error(is_member), f"{name}: AUC {auc:.3f}"
+
+
+def test_gan_training_and_sampling_are_seeded(digits):
+    def run():
+        generator, discriminator = ml.models.gan(64, seed=3)
+        ml.training.fit_gan(
+            generator, discriminator, digits.X[:32], epochs=3, seed=4, progress=False
+        )
+        return ml.training.sample(generator, 5, seed=6)
+
+    np.testing.assert_array_equal(run(), run())
+
+
+def test_gan_functions_name_bad_input(digits):
+    generator, discriminator = ml.models.gan(64)
+    cases = [
+        (lambda: ml.attacks.logan_score(3, digits.X[:4]), TypeError, "discriminator must be"),
+        (
+            lambda: ml.attacks.logan_score(lambda X: np.zeros((len(X), 2)), digits.X[:4]),
+            ValueError,
+            "one score per row",
+        ),
+        (lambda: ml.training.fit_gan(generator, "d", digits), TypeError, "discriminator must be"),
+        (
+            lambda: ml.training.fit_gan(generator, discriminator, digits, epochs=0),
+            ValueError,
+            "epochs must be at least 1",
+        ),
+        (lambda: ml.training.sample(generator, 0), ValueError, "n must be at least 1"),
+        (lambda: ml.models.gan(64, latent_dim=0), ValueError, "latent_dim must be at least 1"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()

@@ -10,7 +10,12 @@ Example:
     (1,)
 """
 
-from mialab.attacks.generative import domias_score, gan_leaks_score, monte_carlo_score
+from mialab.attacks.generative import (
+    domias_score,
+    gan_leaks_score,
+    logan_score,
+    monte_carlo_score,
+)
 from mialab.attacks.label_only import (
     QueryCounter,
     augmentation_score,
@@ -41,6 +46,7 @@ __all__ = [
     "boundary_distance",
     "mask_confidences",
     "QueryCounter",
+    "logan_score",
     "gan_leaks_score",
     "monte_carlo_score",
     "domias_score",

@@ -13,9 +13,9 @@ from scipy.stats import gaussian_kde
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
-from mialab._checks import float_array, positive_int
+from mialab._checks import float_array, positive_int, to_numpy
 
-__all__ = ["gan_leaks_score", "monte_carlo_score", "domias_score"]
+__all__ = ["logan_score", "gan_leaks_score", "monte_carlo_score", "domias_score"]
 
 
 def _records(X, others: dict) -> tuple[np.ndarray, dict]:
@@ -30,6 +30,42 @@ def _records(X, others: dict) -> tuple[np.ndarray, dict]:
             )
         checked[name] = array
     return X, checked
+
+
+def logan_score(discriminator, X) -> np.ndarray:
+    """LOGAN, white-box (Hayes et al. 2019): the released discriminator's output on each record.
+
+    A discriminator that overfits scores its training records as "more real" than others. (For
+    the black-box form, train a GAN of your own on the target's samples and pass its
+    discriminator.)
+
+    Args:
+        discriminator: a torch module mapping rows to one logit each, or any callable returning
+            one score per row.
+        X: ``(n, d)`` candidate records.
+
+    Returns:
+        float64 scores of shape ``(n,)``; higher = more likely a member.
+
+    Example:
+        >>> logan_score(lambda X: X.sum(axis=1), np.array([[1.0, 2.0], [0.0, 0.0]]))
+        array([3., 0.])
+    """
+    from mialab.training import predict_logits  # training is upstream of attacks
+
+    X = float_array(X, "X", ndim=2)
+    if not callable(discriminator):
+        raise TypeError("discriminator must be a torch module or a callable returning scores")
+    if hasattr(discriminator, "parameters"):
+        values = predict_logits(discriminator, X)
+    else:
+        values = to_numpy(discriminator(X), "discriminator(X)")
+    values = np.asarray(values)
+    if values.shape not in ((len(X),), (len(X), 1)):
+        raise ValueError(
+            f"discriminator(X) must give one score per row, shape ({len(X)},); got {values.shape}"
+        )
+    return float_array(values.reshape(-1), "discriminator(X)", ndim=1)
 
 
 def _nearest_distance(X: np.ndarray, samples: np.ndarray) -> np.ndarray:
