@@ -11,8 +11,10 @@ Example:
 """
 
 from mialab.attacks.generative import (
+    co_membership_score,
     domias_score,
     gan_leaks_score,
+    latent_reconstruction_score,
     logan_score,
     monte_carlo_score,
 )
@@ -48,6 +50,8 @@ __all__ = [
     "QueryCounter",
     "logan_score",
     "gan_leaks_score",
+    "latent_reconstruction_score",
+    "co_membership_score",
     "monte_carlo_score",
     "domias_score",
 ]
