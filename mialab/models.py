@@ -101,19 +101,26 @@ def cnn(
 
 
 def gan(
-    n_features: int, *, latent_dim: int = 16, hidden: int = 128, seed: int = 0
+    n_features: int,
+    *,
+    latent_dim: int = 16,
+    hidden: int = 128,
+    bounded: bool = True,
+    seed: int = 0,
 ) -> tuple[nn.Sequential, nn.Sequential]:
-    """A small GAN for rows scaled to [0, 1] (digits): a generator and a discriminator.
+    """A small GAN: a generator and a discriminator, for images in [0, 1] or standardised rows.
 
-    The generator maps ``latent_dim`` Gaussian noise to ``n_features`` values in (0, 1) through a
-    sigmoid; the discriminator maps a row to one logit (high = "real"). Both are MLPs with one
-    hidden layer of ``hidden`` LeakyReLU units; train them with
+    The generator maps ``latent_dim`` Gaussian noise to ``n_features`` values, squashed into
+    (0, 1) by a sigmoid when ``bounded`` (digits) and left free otherwise (standardised tabular
+    data such as breast_cancer); the discriminator maps a row to one logit (high = "real").
+    Both are MLPs with one hidden layer of ``hidden`` LeakyReLU units; train them with
     :func:`mialab.training.fit_gan` (lesson 03).
 
     Args:
         n_features: width of a record.
         latent_dim: width of the generator's noise input.
         hidden: hidden units of each network.
+        bounded: end the generator with a sigmoid (outputs in (0, 1)).
         seed: seed of the initial weights.
 
     Returns:
@@ -133,7 +140,7 @@ def gan(
             nn.Linear(latent_dim, hidden),
             nn.LeakyReLU(0.2),
             nn.Linear(hidden, n_features),
-            nn.Sigmoid(),
+            *([nn.Sigmoid()] if bounded else []),
         )
         discriminator = nn.Sequential(
             nn.Linear(n_features, hidden),
