@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from mialab.exercises import Exercise, lesson00, lesson01, lesson02
+from mialab.exercises import Exercise, lesson00, lesson01, lesson02, lesson03
 
 
 def unfinished(*args): ...  # the template a student starts from
@@ -152,3 +152,18 @@ def test_lesson02_accepts_solutions_and_rejects_typical_mistakes():
     for wrong in ("masking", "rounding"):
         assert lesson02.q3.check(wrong).status == "incorrect"
     assert "one of" in lesson02.q3.check("dropout").message
+
+
+def test_lesson03_accepts_solutions_and_rejects_typical_mistakes():
+    for exercise in (lesson03.q1, lesson03.q2, lesson03.q3):
+        assert exercise.check(...).status == "not attempted"
+        assert exercise.check(crashes).status == "incorrect"
+    assert lesson03.q1.check(lesson03.gan_leaks_solution).correct
+    assert lesson03.q2.check(lesson03.monte_carlo_solution).correct
+    assert lesson03.q3.check(lesson03.set_score_solution).correct
+    positive = lambda X, s: -lesson03.gan_leaks_solution(X, s)  # noqa: E731
+    closed_ball = lambda d, eps: (np.asarray(d) <= eps).mean(axis=1)  # noqa: E731
+    summed = lambda scores, sets: np.asarray(scores)[np.asarray(sets)].sum(axis=1)  # noqa: E731
+    assert "minus the distance" in lesson03.q1.check(positive).message
+    assert "open" in lesson03.q2.check(closed_ball).message
+    assert "mean" in lesson03.q3.check(summed).message
