@@ -98,6 +98,17 @@ def positive_int(value, name: str) -> int:
     return int(value)
 
 
+def positive_number(value, name: str) -> float:
+    """A finite number > 0 (bools and non-numbers rejected with the same ValueError)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not (np.isfinite(value) and value > 0)
+    ):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
 def seed_value(value, name: str = "seed") -> int:
     """A non-negative int seed (bools rejected)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

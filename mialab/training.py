@@ -410,7 +410,7 @@ def fit_gan(
     for name, module in (("generator", generator), ("discriminator", discriminator)):
         if not isinstance(module, nn.Module):
             raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
-    if isinstance(data, Dataset) or isinstance(data, tuple):
+    if isinstance(data, (Dataset, tuple)):
         X, _ = _features_and_labels(data, "data")
     else:
         X = float_array(data, "data", ndim=2)

@@ -13,7 +13,7 @@ from scipy.stats import gaussian_kde
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
-from mialab._checks import float_array, positive_int, to_numpy
+from mialab._checks import float_array, positive_int, positive_number, to_numpy
 
 __all__ = [
     "logan_score",
@@ -248,8 +248,8 @@ def monte_carlo_score(
         X, samples = pca.transform(X), pca.transform(samples)
     if epsilon is None:
         epsilon = float(np.median(_nearest_distance(X, samples)))
-    elif isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
-        raise ValueError(f"epsilon must be a positive number or None, got {epsilon!r}")
+    else:
+        epsilon = positive_number(epsilon, "epsilon")
     distances = NearestNeighbors().fit(samples).radius_neighbors(X, radius=epsilon)[0]
     # radius_neighbors includes distances equal to ε; the formula counts strictly closer ones.
     return np.array([np.sum(d < epsilon) for d in distances], dtype=np.float64) / len(samples)

@@ -12,7 +12,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mialab._checks import float_array, int_labels, positive_int, same_length, seed_value, to_numpy
+from mialab._checks import (
+    float_array,
+    int_labels,
+    positive_int,
+    positive_number,
+    same_length,
+    seed_value,
+    to_numpy,
+)
 from mialab.data import shifted
 
 __all__ = [
@@ -143,12 +151,7 @@ def augmentation_score(
         ]
     else:
         n_noise = positive_int(n_noise, "n_noise")
-        if (
-            isinstance(noise_scale, bool)
-            or not isinstance(noise_scale, (int, float))
-            or not (noise_scale > 0)
-        ):
-            raise ValueError(f"noise_scale must be a positive number, got {noise_scale!r}")
+        noise_scale = positive_number(noise_scale, "noise_scale")
         rng = np.random.default_rng(seed_value(seed))
         variants = [X] + [X + rng.normal(0, noise_scale, X.shape) for _ in range(n_noise)]
     answers = _labels_from(predict_labels, np.concatenate(variants))
@@ -224,8 +227,7 @@ def boundary_distance(
     n_directions = positive_int(n_directions, "n_directions")
     n_probes = positive_int(n_probes, "n_probes")
     steps = positive_int(bisection_steps, "bisection_steps")
-    if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not radius > 0:
-        raise ValueError(f"radius must be a positive number, got {radius!r}")
+    radius = positive_number(radius, "radius")
     start_cost = 1 + n_directions * (1 + steps)
     if max_queries < start_cost:
         raise ValueError(

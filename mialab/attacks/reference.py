@@ -21,6 +21,7 @@ from mialab._checks import (
     in_mask,
     int_labels,
     logits_with_queries,
+    positive_number,
     same_length,
     to_numpy,
 )
@@ -239,12 +240,7 @@ class RMIA:
                 f"{logits.shape[2]}, {logits.shape[3]}), got {z_logits.shape}"
             )
         same_length(**{"population_logits (axis 1)": z_logits[0], "population_labels": z_labels})
-        if (
-            isinstance(self.gamma, bool)
-            or not isinstance(self.gamma, (int, float))
-            or not (self.gamma > 0 and np.isfinite(self.gamma))
-        ):
-            raise ValueError(f"gamma must be a positive number, got {self.gamma!r}")
+        positive_number(self.gamma, "gamma")
         p_x = _true_class(np.exp(log_softmax(logits, axis=-1)), labels).mean(axis=2)  # (M, n)
         p_z = _true_class(np.exp(log_softmax(z_logits, axis=-1)), z_labels).mean(axis=2)
         if self.online:
