@@ -289,7 +289,14 @@ def domias_score(X, samples, reference, *, bandwidth="scott") -> np.ndarray:
                 f"{name} needs more rows ({len(array)}) than features ({X.shape[1]}) for a "
                 "kernel density estimate; reduce the dimension first (e.g. PCA)"
             )
-    densities = {
-        name: gaussian_kde(array.T, bw_method=bandwidth) for name, array in checked.items()
-    }
+    densities = {}
+    for name, array in checked.items():
+        try:
+            densities[name] = gaussian_kde(array.T, bw_method=bandwidth)
+        except np.linalg.LinAlgError as error:  # e.g. digits' always-blank corner pixels
+            raise ValueError(
+                f"{name} lies in a lower-dimensional subspace (some features are constant or "
+                "linearly dependent), so its kernel density is undefined; project X, samples "
+                "and reference with a PCA fitted on held-out records first"
+            ) from error
     return densities["samples"].logpdf(X.T) - densities["reference"].logpdf(X.T)
