@@ -12,9 +12,24 @@ import numpy as np
 from sklearn import datasets as sk_datasets
 from sklearn.model_selection import train_test_split
 
-from mialab._checks import float_array, int_labels, positive_int, same_length, seed_value
+from mialab._checks import (
+    float_array,
+    int_labels,
+    positive_int,
+    positive_number,
+    same_length,
+    seed_value,
+)
 
-__all__ = ["Dataset", "MembershipSplit", "load", "membership_split", "shifted", "DATASETS"]
+__all__ = [
+    "Dataset",
+    "MembershipSplit",
+    "load",
+    "membership_split",
+    "partition",
+    "shifted",
+    "DATASETS",
+]
 
 DATASETS = ("digits", "breast_cancer")
 
@@ -195,6 +210,65 @@ def membership_split(
         dataset.subset(np.sort(members)),
         dataset.subset(np.sort(nonmembers)),
         dataset.subset(np.sort(population)),
+    )
+
+
+def partition(
+    dataset: Dataset,
+    n_clients: int,
+    *,
+    alpha: float | None = None,
+    min_size: int = 10,
+    seed: int = 0,
+) -> list[Dataset]:
+    """Split a dataset among ``n_clients`` (hospitals in lesson 04), disjoint and covering it.
+
+    ``alpha=None`` deals the records out at random in equal shares (IID). A number draws, for
+    each class, the clients' shares from a Dirichlet(alpha) distribution (Hsu et al. 2019): small
+    alpha gives clients of different sizes and case mixes, large alpha approaches IID. Draws
+    that leave a client with fewer than ``min_size`` records are redrawn (up to 100 times).
+
+    Args:
+        dataset: the records to share out.
+        n_clients: number of clients, at least 1.
+        alpha: Dirichlet concentration, or None for IID.
+        min_size: fewest records a client may get (Dirichlet only).
+        seed: seed of the shuffling and the Dirichlet draws.
+
+    Returns:
+        One :class:`Dataset` per client.
+
+    Example:
+        >>> parts = partition(load("digits"), 3, alpha=0.5, seed=0)
+        >>> [len(p) for p in parts], sum(len(p) for p in parts)
+        ([430, 649, 718], 1797)
+    """
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"dataset must be a mialab Dataset, got {type(dataset).__name__}")
+    n_clients = positive_int(n_clients, "n_clients")
+    min_size = positive_int(min_size, "min_size")
+    rng = np.random.default_rng(seed_value(seed))
+    if n_clients * (min_size if alpha is not None else 1) > len(dataset):
+        raise ValueError(
+            f"n_clients={n_clients} is too many for {len(dataset)} records"
+            + (f" with min_size={min_size}" if alpha is not None else "")
+        )
+    if alpha is None:
+        shares = np.array_split(rng.permutation(len(dataset)), n_clients)
+        return [dataset.subset(np.sort(share)) for share in shares]
+    alpha = positive_number(alpha, "alpha")
+    for _ in range(100):
+        shares = [[] for _ in range(n_clients)]
+        for label in range(dataset.n_classes):
+            records = rng.permutation(np.flatnonzero(dataset.y == label))
+            cuts = np.cumsum(rng.dirichlet(np.full(n_clients, alpha)))[:-1] * len(records)
+            for share, part in zip(shares, np.split(records, cuts.astype(int)), strict=True):
+                share.extend(part)
+        if min(len(share) for share in shares) >= min_size:
+            return [dataset.subset(np.sort(share)) for share in shares]
+    raise ValueError(
+        f"no Dirichlet(alpha={alpha}) draw in 100 gave every client min_size={min_size} "
+        "records; raise alpha or lower min_size"
     )
 
 
