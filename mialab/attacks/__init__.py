@@ -33,6 +33,7 @@ from mialab.attacks.threshold import (
     loss_score,
     modified_entropy_score,
 )
+from mialab.attacks.update import loss_decrease_score
 
 __all__ = [
     "loss_score",
@@ -54,4 +55,5 @@ __all__ = [
     "co_membership_score",
     "monte_carlo_score",
     "domias_score",
+    "loss_decrease_score",
 ]

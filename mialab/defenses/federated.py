@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -200,9 +199,9 @@ class LocalGrid(Grid):
     about 1.4 GB here for a single run: more than lesson 04's whole budget, which needs a dozen
     runs. The ClientApp, the ServerApp and Flower's strategies run unchanged; only the transport
     differs. Node ``i + 1`` gets ``node_config = {"partition-id": i, "num-partitions": n}`` as in
-    Flower's simulation. Clients run one after another, each in a thread: a ClientApp that raises
-    gives an error reply (as a SuperNode sends), one that has not answered when the round's
-    ``timeout`` runs out gives no reply at all (as a node that vanished).
+    Flower's simulation. Clients run one after another (so runs are reproducible), each in a
+    thread: a ClientApp that raises gives an error reply (as a SuperNode sends); one that has not
+    answered within the round's ``timeout`` gives no reply at all (as a node that vanished).
     """
 
     def __init__(self, client: ClientApp, n_nodes: int):
@@ -245,14 +244,13 @@ class LocalGrid(Grid):
         box["reply"] = self._answer(message)
 
     def push_messages(self, messages: Iterable[Message], *, timeout: float | None = None):
-        deadline = None if timeout is None else time.monotonic() + timeout
         ids = []
         for message in messages:
             message.metadata.__dict__["_message_id"] = uuid.uuid4().hex  # as Flower's grids do
             box: dict[str, Message] = {}
             worker = threading.Thread(target=self._answer_into, args=(box, message), daemon=True)
             worker.start()
-            worker.join(None if deadline is None else max(deadline - time.monotonic(), 0))
+            worker.join(timeout)
             if "reply" in box:
                 self._replies[message.metadata.message_id] = box["reply"]
             ids.append(message.metadata.message_id)
