@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from mialab.exercises import Exercise, lesson00, lesson01, lesson02, lesson03
+from mialab.exercises import Exercise, lesson00, lesson01, lesson02, lesson03, lesson04
 
 
 def unfinished(*args): ...  # the template a student starts from
@@ -167,3 +167,20 @@ def test_lesson03_accepts_solutions_and_rejects_typical_mistakes():
     assert "minus the distance" in lesson03.q1.check(positive).message
     assert "open" in lesson03.q2.check(closed_ball).message
     assert "mean" in lesson03.q3.check(summed).message
+
+
+def test_lesson04_accepts_solutions_and_rejects_typical_mistakes():
+    for exercise in (lesson04.q1, lesson04.q2, lesson04.q3):
+        assert exercise.check(...).status == "not attempted"
+        assert exercise.check(crashes).status == "incorrect"
+    assert lesson04.q1.check(lesson04.fedavg_solution).correct
+    assert lesson04.q2.check(lesson04.clip_solution).correct
+    assert lesson04.q3.check(lesson04.noise_std_solution).correct
+    plain_mean = lambda w, n: np.mean(w, axis=0)  # noqa: E731
+    per_coordinate = lambda u, c: np.clip(u, -c, c)  # noqa: E731
+    always_to_c = lambda u, c: np.asarray(u) * c / np.linalg.norm(u)  # noqa: E731
+    on_the_sum = lambda z, c, m: z * c  # noqa: E731
+    assert "plain mean" in lesson04.q1.check(plain_mean).message
+    assert "each coordinate" in lesson04.q2.check(per_coordinate).message
+    assert "stays as it is" in lesson04.q2.check(always_to_c).message
+    assert "average of m" in lesson04.q3.check(on_the_sum).message
