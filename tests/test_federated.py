@@ -202,7 +202,7 @@ def test_a_misbehaving_client_leaves_the_round_to_the_others(hospitals, kind):
     )
     assert run.history.clients.tolist() == [0, 4, 3, 4]
     assert np.isfinite(run.history.test_loss).all()
-    assert run.history.test_accuracy.iloc[-1] > 0.85  # the honest run: 0.93
+    assert run.history.test_accuracy.iloc[-1] > 0.85  # measured 0.874; all honest: 0.878
     if kind in ("nan", "scaled"):
         reason = "not finite" if kind == "nan" else "update too large"
         assert run.rejected == [(2, 1, reason)] and (2, 1) in run.received
