@@ -10,10 +10,20 @@ Example:
 
 import importlib
 
-from mialab import attacks, data, exercises, metrics, models, plots, training
+from mialab import attacks, audit, data, defenses, exercises, metrics, models, plots, training
 
 __version__ = "0.1.0"
-__all__ = ["attacks", "data", "exercises", "metrics", "models", "plots", "training"]
+__all__ = [
+    "attacks",
+    "audit",
+    "data",
+    "defenses",
+    "exercises",
+    "metrics",
+    "models",
+    "plots",
+    "training",
+]
 
 # Imported on first use: they need the `course` extra (ipywidgets, nbclient).
 _OPTIONAL = ("widgets", "course")

@@ -1,12 +1,12 @@
 """Defenses that wrap training: federated learning (lesson 04), differential privacy (lesson 05).
 
-Each module needs an extra (``federated``: Flower), so each is imported on first use:
-``ml.defenses.federated.run_federated(...)``.
+Each is imported on first use (``federated`` needs Flower, the ``federated`` extra):
+``ml.defenses.dp.fit_private(...)``, ``ml.defenses.federated.run_federated(...)``.
 """
 
 import importlib
 
-__all__ = ["federated"]
+__all__ = ["dp", "federated"]
 
 
 def __getattr__(name):

@@ -1,0 +1,139 @@
+"""DP-SGD through Opacus and the empirical ε lower bounds (lesson 05)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from opacus.accountants import PRVAccountant
+from opacus.accountants.utils import get_noise_multiplier
+from scipy import stats
+from torch import nn
+
+import mialab as ml
+from mialab import audit
+from mialab.defenses import dp
+
+
+def weights(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_clopper_pearson_and_the_bound_equal_a_hand_computation():
+    # 100 members, 200 non-members; at the threshold 40 true and 4 false positives.
+    scores = np.r_[np.ones(40), np.zeros(60), np.ones(4), np.zeros(196)]
+    is_member = np.r_[np.ones(100, bool), np.zeros(200, bool)]
+    alpha = 0.05 / 2  # each one-sided bound at 97.5%: both hold together at 95%
+    tpr_low = stats.beta.ppf(alpha, 40, 100 - 40 + 1)
+    fpr_high = stats.beta.ppf(1 - alpha, 4 + 1, 200 - 4)
+    expected = max(
+        math.log((tpr_low - 1e-5) / fpr_high), math.log((1 - fpr_high - 1e-5) / (1 - tpr_low)), 0
+    )
+    bound = audit.epsilon_lower_bound(scores, is_member, delta=1e-5, threshold=0.5)
+    assert bound == pytest.approx(expected, rel=1e-12) and bound > 0.5
+    assert audit.clopper_pearson(0, 10, alpha=0.05)[0] == 0.0
+    assert audit.clopper_pearson(10, 10, alpha=0.05)[1] == 1.0
+
+
+def test_the_bound_is_zero_for_a_guess_and_large_for_a_perfect_attack(rng):
+    is_member = np.r_[np.ones(1000, bool), np.zeros(1000, bool)]
+    assert audit.epsilon_lower_bound(rng.normal(size=2000), is_member, delta=1e-5) < 0.1
+    perfect = audit.epsilon_lower_bound(is_member.astype(float), is_member, delta=1e-5)
+    assert perfect > 4  # 500 per class: ln(0.993 / 0.0074) ≈ 4.9 at 95%
+
+
+def test_the_canary_audit_matches_the_binomial_test_when_delta_is_zero(rng):
+    included = rng.random(500) < 0.5
+    scores = included + rng.normal(0, 0.8, 500)
+    bound = audit.canary_epsilon_lower_bound(scores, included, delta=0.0, k_plus=50, k_minus=50)
+    order = np.argsort(scores)
+    correct = included[order[-50:]].sum() + (~included[order[:50]]).sum()
+    # The largest ε at which ≥ `correct` right guesses out of 100 still has probability ≤ 5%.
+    tail = stats.binom.sf(correct - 1, 100, 1 / (1 + np.exp(-bound)))
+    assert tail == pytest.approx(0.05, abs=1e-4) and bound > 1
+    with_delta = audit.canary_epsilon_lower_bound(
+        scores, included, delta=1e-5, k_plus=50, k_minus=50
+    )
+    assert 0 < with_delta <= bound
+    assert audit.canary_epsilon_lower_bound(rng.normal(size=500), included, delta=0.0) < 0.5
+
+
+def test_audit_functions_name_bad_input(rng):
+    scores, is_member = rng.normal(size=10), np.r_[np.ones(5, bool), np.zeros(5, bool)]
+    cases = [
+        (
+            lambda: audit.epsilon_lower_bound(scores[:9], is_member, delta=0),
+            ValueError,
+            "lengths differ",
+        ),
+        (lambda: audit.epsilon_lower_bound(scores, is_member, delta=2), ValueError, "delta"),
+        (
+            lambda: audit.epsilon_lower_bound(scores, is_member, delta=0, confidence=1.0),
+            ValueError,
+            "confidence must be below 1",
+        ),
+        (
+            lambda: audit.canary_epsilon_lower_bound(
+                scores, is_member, delta=0, k_plus=8, k_minus=8
+            ),
+            ValueError,
+            "k_plus \\+ k_minus",
+        ),
+        (lambda: dp.check_private("model"), TypeError, "model must be"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()
+
+
+@pytest.fixture(scope="module")
+def members(digits):
+    return digits.subset(range(300))
+
+
+def test_fit_private_reaches_the_target_and_reports_opacus_own_epsilon(members):
+    model, epsilon = dp.fit_private(ml.models.mlp(64, 10), members, target_epsilon=3.0, epochs=4)
+    assert epsilon == pytest.approx(3.0, abs=0.05)
+    # The same run accounted from scratch: Poisson rate 64/300 → 1/5, 4 epochs of 5 steps.
+    sigma = get_noise_multiplier(
+        target_epsilon=3.0, target_delta=1e-5, sample_rate=1 / 5, epochs=4, accountant="prv"
+    )
+    accountant = PRVAccountant()
+    accountant.history = [(sigma, 1 / 5, 20)]
+    assert epsilon == pytest.approx(accountant.get_epsilon(1e-5), rel=1e-6)
+    assert not any(m._forward_hooks or m._backward_hooks for m in model.modules())  # unhooked
+
+
+def test_fit_private_is_seeded(members):
+    def run(seed):
+        return weights(dp.fit_private(ml.models.mlp(64, 10), members, target_epsilon=2.0,
+                                      epochs=2, accountant="rdp", seed=seed)[0])  # fmt: skip
+
+    assert torch.equal(run(0), run(0)) and not torch.equal(run(0), run(1))
+
+
+def test_a_layer_opacus_cannot_train_is_named(members):
+    model = nn.Sequential(nn.Linear(64, 16), nn.BatchNorm1d(16), nn.Linear(16, 10))
+    with pytest.raises(ValueError, match="layer '1' \\(BatchNorm1d\\) cannot be trained"):
+        dp.fit_private(model, members, target_epsilon=1.0)
+    with pytest.raises(ValueError, match="target_epsilon must be"):
+        dp.fit_private(ml.models.mlp(64, 10), members, target_epsilon=0)
+    with pytest.raises(ValueError, match="accountant must be"):
+        dp.fit_private(ml.models.mlp(64, 10), members, target_epsilon=1.0, accountant="gdp")
+
+
+def test_the_audit_never_claims_more_than_the_guarantee_and_sees_overfitting(digits):
+    split = ml.data.membership_split(digits, n_members=300, seed=2)
+    X, y, is_member = split.candidates()
+    bounds = {}
+    for target in (math.inf, 4.0, 1.0, 0.5):
+        model, epsilon = dp.fit_private(
+            ml.models.mlp(64, 10, hidden=(256,), seed=0), split.members, target_epsilon=target,
+            epochs=200 if target == math.inf else 20, lr=1e-2, accountant="rdp",
+        )  # fmt: skip
+        scores = ml.attacks.loss_score(ml.training.predict_logits(model, X), y)
+        bounds[target] = audit.epsilon_lower_bound(scores, is_member, delta=1e-5)
+        assert bounds[target] <= epsilon, (target, bounds[target])
+        if target == 0.5:  # within noise of chance (300 per side: s.e. 0.024)
+            assert abs(ml.metrics.evaluate(scores, is_member).auc - 0.5) < 0.06
+    assert bounds[math.inf] > 0.3, bounds  # an overfit, non-private model: clearly not ε = 0
