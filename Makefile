@@ -22,6 +22,7 @@ test: $(VENV)/.dev-installed
 bench: $(VENV)/.bench-installed
 	$(BIN)/python tests/benchmarks/bench_fit_many.py
 	$(BIN)/python tests/benchmarks/bench_boundary_distance.py
+	$(BIN)/python tests/benchmarks/bench_dp.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
