@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from mialab.exercises import Exercise, lesson00, lesson01, lesson02, lesson03, lesson04
+from mialab.exercises import Exercise, lesson00, lesson01, lesson02, lesson03, lesson04, lesson05
 
 
 def unfinished(*args): ...  # the template a student starts from
@@ -184,3 +184,18 @@ def test_lesson04_accepts_solutions_and_rejects_typical_mistakes():
     assert "each coordinate" in lesson04.q2.check(per_coordinate).message
     assert "stays as it is" in lesson04.q2.check(always_to_c).message
     assert "average of m" in lesson04.q3.check(on_the_sum).message
+
+
+def test_lesson05_accepts_solutions_and_rejects_typical_mistakes():
+    for exercise in (lesson05.q1, lesson05.q2, lesson05.q3):
+        assert exercise.check(...).status == "not attempted"
+        assert exercise.check(crashes).status == "incorrect"
+    assert lesson05.q1.check(lesson05.tpr_ceiling_solution).correct
+    assert lesson05.q2.check(lesson05.implied_epsilon_solution).correct
+    assert lesson05.q3.check(lesson05.fpr_upper_solution).correct
+    uncapped = lambda f, e, d: np.exp(e) * np.asarray(f) + d  # noqa: E731
+    no_delta = lambda t, f, d: np.log(t / f)  # noqa: E731
+    estimate = lambda k, n, c: k / n  # noqa: E731
+    assert "cap the ceiling" in lesson05.q1.check(uncapped).message
+    assert "subtract δ" in lesson05.q2.check(no_delta).message
+    assert "the estimate" in lesson05.q3.check(estimate).message
