@@ -246,3 +246,23 @@ def test_co_membership_grows_stronger_with_the_set_size(trained_gans):
 
     single, eight = auc(1), auc(8)
     assert eight > single + 0.1 and eight > 0.8  # measured 0.68 and 0.92
+
+
+def test_a_dp_gan_leaves_the_gan_attacks_at_chance(trained_gans):
+    """The overfit GAN's recipe (64 members, 2,000 epochs) with DP-SGD on the discriminator."""
+    from mialab.defenses import dp
+
+    gans, X, is_member = trained_gans
+    generator, discriminator = ml.models.gan(64, seed=0)
+    generator, discriminator, epsilon = dp.fit_private_gan(
+        generator, discriminator, gans["split"].members, target_epsilon=1.0, epochs=2000,
+        accountant="rdp", seed=0,
+    )  # fmt: skip
+    assert epsilon == pytest.approx(1.0, abs=0.02)
+    samples = ml.training.sample(generator, 2000, seed=0)
+    for name, scores in {
+        "LOGAN": ml.attacks.logan_score(discriminator, X),
+        "GAN-Leaks": gan_leaks_score(X, samples),
+    }.items():
+        auc = ml.metrics.evaluate(scores, is_member).auc  # measured 0.47 and 0.46
+        assert abs(auc - 0.5) < 2.5 * auc_standard_error(is_member), f"{name}: AUC {auc:.3f}"

@@ -8,6 +8,7 @@ step with probability batch_size / n) and finds the noise that reaches ``target_
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 
@@ -19,11 +20,65 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from mialab import training
 from mialab._checks import fraction, positive_int, positive_number, seed_value
+from mialab.data import Dataset
 
-__all__ = ["check_private", "fit_private"]
+__all__ = ["check_private", "fit_private", "fit_private_gan"]
 
 ACCOUNTANTS = ("prv", "rdp")
 GRAD_SAMPLE_MODES = ("hooks", "functorch", "ew")
+
+
+@contextlib.contextmanager
+def _quiet_opacus():
+    # Seeded generators are the point here (same seed, same model); Opacus warns that they are
+    # not cryptographically secure, which matters for a production release only.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Secure RNG turned off")
+        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
+        warnings.filterwarnings("ignore", message="Full backward hook is firing")
+        yield
+
+
+def _make_private(module, optimizer, dataset, *, target_epsilon, delta, epochs, max_grad_norm,
+                  batch_size, accountant, grad_sample_mode, seed):  # fmt: skip
+    """Opacus' module, optimiser and Poisson loader for a run that reaches ``target_epsilon``."""
+    sampling = torch.Generator().manual_seed(seed)
+    loader = DataLoader(dataset, batch_size=batch_size, generator=sampling)
+    module.train()
+    engine = PrivacyEngine(accountant=accountant)
+    private, optimizer, loader = engine.make_private_with_epsilon(
+        module=module,
+        optimizer=optimizer,
+        data_loader=loader,
+        target_epsilon=target_epsilon,
+        target_delta=delta,
+        epochs=epochs,
+        max_grad_norm=max_grad_norm,
+        noise_generator=torch.Generator().manual_seed(seed + 1),
+        grad_sample_mode=grad_sample_mode,
+    )
+    return private, optimizer, loader, engine
+
+
+def _checked_settings(target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, accountant,
+                      grad_sample_mode, seed) -> tuple:  # fmt: skip
+    if accountant not in ACCOUNTANTS:
+        raise ValueError(f"accountant must be one of {ACCOUNTANTS}, got {accountant!r}")
+    if grad_sample_mode not in GRAD_SAMPLE_MODES:
+        raise ValueError(
+            f"grad_sample_mode must be one of {GRAD_SAMPLE_MODES}, got {grad_sample_mode!r}"
+        )
+    if not (isinstance(target_epsilon, (int, float)) and target_epsilon == math.inf):
+        target_epsilon = positive_number(target_epsilon, "target_epsilon")
+    return (
+        target_epsilon,
+        fraction(delta, "delta"),
+        positive_int(epochs, "epochs"),
+        positive_number(max_grad_norm, "max_grad_norm"),
+        positive_int(batch_size, "batch_size"),
+        positive_number(lr, "lr"),
+        seed_value(seed),
+    )
 
 
 def check_private(model: nn.Module) -> None:
@@ -96,18 +151,10 @@ def fit_private(
         2.0
     """
     check_private(model)
-    if accountant not in ACCOUNTANTS:
-        raise ValueError(f"accountant must be one of {ACCOUNTANTS}, got {accountant!r}")
-    if grad_sample_mode not in GRAD_SAMPLE_MODES:
-        raise ValueError(
-            f"grad_sample_mode must be one of {GRAD_SAMPLE_MODES}, got {grad_sample_mode!r}"
-        )
-    if not (isinstance(target_epsilon, (int, float)) and target_epsilon == math.inf):
-        target_epsilon = positive_number(target_epsilon, "target_epsilon")
-    delta, epochs = fraction(delta, "delta"), positive_int(epochs, "epochs")
-    max_grad_norm = positive_number(max_grad_norm, "max_grad_norm")
-    batch_size, lr = positive_int(batch_size, "batch_size"), positive_number(lr, "lr")
-    seed = seed_value(seed)
+    target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, seed = _checked_settings(
+        target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, accountant,
+        grad_sample_mode, seed,
+    )  # fmt: skip
     X, y = training._features_and_labels(data, "data")
     if target_epsilon == math.inf:
         training.fit(model, (X, y), epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
@@ -115,30 +162,13 @@ def fit_private(
         return model.eval(), math.inf
     X, y = torch.from_numpy(X).float(), torch.from_numpy(y).long()
 
-    with warnings.catch_warnings():
-        # Seeded generators are the point here (same seed, same model); Opacus warns that they
-        # are not cryptographically secure, which matters for a production release only.
-        warnings.filterwarnings("ignore", message="Secure RNG turned off")
-        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
-        warnings.filterwarnings("ignore", message="Full backward hook is firing")
-        sampling, noise = (
-            torch.Generator().manual_seed(seed),
-            torch.Generator().manual_seed(seed + 1),
-        )
-        loader = DataLoader(TensorDataset(X, y), batch_size=batch_size, generator=sampling)
-        model.train()
-        engine = PrivacyEngine(accountant=accountant)
-        private, optimizer, loader = engine.make_private_with_epsilon(
-            module=model,
-            optimizer=torch.optim.Adam(model.parameters(), lr=lr),
-            data_loader=loader,
-            target_epsilon=target_epsilon,
-            target_delta=delta,
-            epochs=epochs,
-            max_grad_norm=max_grad_norm,
-            noise_generator=noise,
-            grad_sample_mode=grad_sample_mode,
-        )
+    with _quiet_opacus():
+        private, optimizer, loader, engine = _make_private(
+            model, torch.optim.Adam(model.parameters(), lr=lr), TensorDataset(X, y),
+            target_epsilon=target_epsilon, delta=delta, epochs=epochs,
+            max_grad_norm=max_grad_norm, batch_size=batch_size, accountant=accountant,
+            grad_sample_mode=grad_sample_mode, seed=seed,
+        )  # fmt: skip
         loss_fn = nn.CrossEntropyLoss()
         for _ in range(epochs):
             for X_batch, y_batch in loader:
@@ -150,3 +180,85 @@ def fit_private(
         private._close()  # remove Opacus' hooks: the module is an ordinary model again
         epsilon = float(engine.get_epsilon(delta))
     return model.eval(), epsilon
+
+
+def fit_private_gan(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    data,
+    *,
+    target_epsilon: float,
+    delta: float = 1e-5,
+    epochs: int = 200,
+    max_grad_norm: float = 1.0,
+    batch_size: int = 64,
+    lr: float = 2e-4,
+    accountant: str = "prv",
+    seed: int = 0,
+) -> tuple[nn.Module, nn.Module, float]:
+    """Train a GAN with DP-SGD on the discriminator only (Xie et al. 2018), in place.
+
+    Only the discriminator sees real records, so only its training needs the noise: the
+    generator learns from the discriminator's outputs, and everything computed from a DP model
+    is as private as the model (post-processing). Each step the discriminator gets one
+    Poisson-sampled real batch and as many generated rows in one forward pass; per-example
+    gradients are clipped and noised over the whole batch (the generated rows do not depend on
+    the data, so the sensitivity to one real record stays C). Otherwise as
+    :func:`mialab.training.fit_gan` (non-saturating loss, Adam with β₁ = 0.5).
+
+    Returns:
+        ``(generator, discriminator, epsilon)``, trained, in eval mode.
+
+    Example:
+        >>> import mialab as ml
+        >>> g, d = ml.models.gan(64)
+        >>> g, d, epsilon = fit_private_gan(g, d, ml.data.load("digits").subset(range(256)),
+        ...                                 target_epsilon=4.0, epochs=2)
+        >>> round(epsilon, 1)
+        4.0
+    """
+    for name, module in (("generator", generator), ("discriminator", discriminator)):
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"{name} must be a torch nn.Module, got {type(module).__name__}")
+    check_private(discriminator)
+    target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, seed = _checked_settings(
+        target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, accountant, "hooks", seed
+    )
+    if target_epsilon == math.inf:
+        generator, discriminator = training.fit_gan(
+            generator, discriminator, data, epochs=epochs, batch_size=batch_size, lr=lr,
+            seed=seed, progress=False,
+        )  # fmt: skip
+        return generator, discriminator, math.inf
+    X = data.X if isinstance(data, Dataset) else training._features_and_labels(data, "data")[0]
+    X = torch.as_tensor(X, dtype=torch.float32)
+    latent_dim = training._latent_dim(generator)
+    bce = nn.BCEWithLogitsLoss()
+    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
+    generator.train()
+    with _quiet_opacus(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed + 2)  # the generator's noise
+        private, opt_d, loader, engine = _make_private(
+            discriminator,
+            torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999)),
+            TensorDataset(X), target_epsilon=target_epsilon, delta=delta, epochs=epochs,
+            max_grad_norm=max_grad_norm, batch_size=batch_size, accountant=accountant,
+            grad_sample_mode="hooks", seed=seed,
+        )  # fmt: skip
+        for _ in range(epochs):
+            for (real,) in loader:
+                if len(real) == 0:
+                    continue
+                fake = generator(torch.randn(len(real), latent_dim))
+                truth = torch.cat([torch.ones(len(real), 1), torch.zeros(len(real), 1)])
+                opt_d.zero_grad(set_to_none=True)
+                bce(private(torch.cat([real, fake.detach()])), truth).backward()
+                opt_d.step()
+                private.disable_hooks()  # the generator's step needs no per-example gradients
+                opt_g.zero_grad(set_to_none=True)
+                bce(private(fake), torch.ones(len(real), 1)).backward()
+                opt_g.step()
+                private.enable_hooks()
+        private._close()
+        epsilon = float(engine.get_epsilon(delta))
+    return generator.eval(), discriminator.eval(), epsilon
