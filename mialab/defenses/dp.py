@@ -9,11 +9,13 @@ step with probability batch_size / n) and finds the noise that reaches ``target_
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import warnings
 
 import torch
 from opacus import PrivacyEngine
+from opacus.accountants.utils import get_noise_multiplier
 from opacus.validators import ModuleValidator
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -39,6 +41,18 @@ def _quiet_opacus():
         yield
 
 
+@functools.lru_cache(maxsize=256)
+def _noise_multiplier(target_epsilon, delta, sample_rate, epochs, accountant) -> float:
+    """Opacus' search for the noise that reaches ε, remembered: reference models repeat it."""
+    return get_noise_multiplier(
+        target_epsilon=target_epsilon,
+        target_delta=delta,
+        sample_rate=sample_rate,
+        epochs=epochs,
+        accountant=accountant,
+    )
+
+
 def _make_private(module, optimizer, dataset, *, target_epsilon, delta, epochs, max_grad_norm,
                   batch_size, accountant, grad_sample_mode, seed):  # fmt: skip
     """Opacus' module, optimiser and Poisson loader for a run that reaches ``target_epsilon``."""
@@ -46,13 +60,14 @@ def _make_private(module, optimizer, dataset, *, target_epsilon, delta, epochs, 
     loader = DataLoader(dataset, batch_size=batch_size, generator=sampling)
     module.train()
     engine = PrivacyEngine(accountant=accountant)
-    private, optimizer, loader = engine.make_private_with_epsilon(
+    private, optimizer, loader = engine.make_private(
         module=module,
         optimizer=optimizer,
         data_loader=loader,
-        target_epsilon=target_epsilon,
-        target_delta=delta,
-        epochs=epochs,
+        # Opacus' own rule (make_private_with_epsilon): Poisson rate 1 / batches per epoch.
+        noise_multiplier=_noise_multiplier(
+            target_epsilon, delta, 1 / len(loader), epochs, accountant
+        ),
         max_grad_norm=max_grad_norm,
         noise_generator=torch.Generator().manual_seed(seed + 1),
         grad_sample_mode=grad_sample_mode,
