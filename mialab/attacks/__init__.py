@@ -25,6 +25,14 @@ from mialab.attacks.label_only import (
     gap_score,
     mask_confidences,
 )
+from mialab.attacks.language import (
+    exposure,
+    exposure_estimate,
+    lm_loss_score,
+    min_k_score,
+    reference_score,
+    zlib_score,
+)
 from mialab.attacks.reference import RMIA, LiRA, lira_statistic
 from mialab.attacks.shadow import ShadowModelAttack
 from mialab.attacks.threshold import (
@@ -56,4 +64,10 @@ __all__ = [
     "monte_carlo_score",
     "domias_score",
     "loss_decrease_score",
+    "lm_loss_score",
+    "zlib_score",
+    "reference_score",
+    "min_k_score",
+    "exposure",
+    "exposure_estimate",
 ]
