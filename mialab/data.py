@@ -6,9 +6,12 @@ Nothing is downloaded: ``digits`` and ``breast_cancer`` ship inside scikit-learn
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn import datasets as sk_datasets
 from sklearn.model_selection import train_test_split
 
@@ -25,6 +28,7 @@ __all__ = [
     "Dataset",
     "MembershipSplit",
     "load",
+    "load_notes",
     "membership_split",
     "partition",
     "shifted",
@@ -136,6 +140,39 @@ def load(name: str) -> Dataset:
             ),
         )
     raise ValueError(f"name must be one of {DATASETS}, got {name!r}")
+
+
+NOTES_PATH = Path(__file__).resolve().parents[1] / "data" / "clinical_notes.csv"
+NOTES_SHA256 = "186aa5b7227937a5731f15244da8e3ac1eb4311918519cee44dc8ee2b6783824"
+
+
+def load_notes(path=NOTES_PATH) -> pd.DataFrame:
+    """Lesson 06's synthetic clinical notes, after checking the file's sha256.
+
+    One row per note: ``id, split, template, date, secret, repeats, text``. ``split`` is
+    ``member``, ``nonmember``, ``shifted`` (later dates or another template: the distribution
+    shift of lesson 06) or ``canary-reference``. See ``data/README.md``. The file is generated
+    by ``python data/make_clinical_notes.py`` (``make`` runs it); this function never
+    regenerates it, and refuses a file whose checksum differs.
+
+    Example:
+        >>> notes = load_notes()
+        >>> len(notes), sorted(notes.split.unique())
+        (3120, ['canary-reference', 'member', 'nonmember', 'shifted'])
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: generate it with `python data/make_clinical_notes.py` "
+            "(`make lab` and `make test` do)"
+        )
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != NOTES_SHA256:
+        raise ValueError(
+            f"{path} has sha256 {digest}, expected {NOTES_SHA256}: the file was changed or the "
+            "generator's output drifted; regenerate it and compare before trusting any result"
+        )
+    return pd.read_csv(path, keep_default_na=False)
 
 
 @dataclass(frozen=True, eq=False)
