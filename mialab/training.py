@@ -20,7 +20,17 @@ from tqdm.auto import tqdm
 from mialab._checks import float_array, int_labels, positive_int, same_length, seed_value
 from mialab.data import Dataset
 
-__all__ = ["fit", "fit_many", "balanced_in_mask", "predict_logits", "fit_gan", "sample"]
+__all__ = [
+    "fit",
+    "fit_many",
+    "balanced_in_mask",
+    "predict_logits",
+    "fit_gan",
+    "sample",
+    "fit_lm",
+    "token_logprobs",
+    "complete",
+]
 
 
 def _features_and_labels(data, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -471,3 +481,104 @@ def sample(generator: nn.Module, n: int, *, seed: int = 0) -> np.ndarray:
             return generator(noise).double().numpy()
     finally:
         generator.train(was_training)
+
+
+def _encoded(model, texts, name: str = "texts") -> tuple[torch.Tensor, torch.Tensor]:
+    """Texts as padded ``(inputs, targets)``: "\\n" + text + "\\n", targets shifted by one."""
+    if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
+        raise TypeError(f"{name} must be a non-empty list of strings")
+    index = {c: i for i, c in enumerate(model.alphabet)}
+    rows = []
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"{name}[{i}] must be a string, got {type(text).__name__}")
+        unknown = set(text) - set(index)
+        if unknown:
+            raise ValueError(f"{name}[{i}] has characters outside the alphabet: {sorted(unknown)}")
+        rows.append([index["\n"], *(index[c] for c in text), index["\n"]])
+    width = max(len(r) for r in rows) - 1
+    inputs = torch.full((len(rows), width), model.pad, dtype=torch.long)
+    targets = torch.full((len(rows), width), -100, dtype=torch.long)  # -100: ignored by the loss
+    for i, row in enumerate(rows):
+        inputs[i, : len(row) - 1] = torch.tensor(row[:-1])
+        targets[i, : len(row) - 1] = torch.tensor(row[1:])
+    return inputs, targets
+
+
+def fit_lm(
+    model: nn.Module,
+    texts,
+    *,
+    epochs: int = 20,
+    batch_size: int = 32,
+    lr: float = 3e-3,
+    seed: int = 0,
+    progress: bool = True,
+) -> nn.Module:
+    """Train a character language model (:func:`mialab.models.char_lm`) on ``texts``, seeded.
+
+    Next-character cross-entropy with Adam; each text is read from a leading newline to a
+    closing one. Returns the model in eval mode.
+
+    Example:
+        >>> from mialab import models
+        >>> lm = fit_lm(models.char_lm("\\nab"), ["abab", "ba"], epochs=2, progress=False)
+        >>> [len(lp) for lp in token_logprobs(lm, ["ab"])]
+        [3]
+    """
+    inputs, targets = _encoded(model, texts)
+    epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
+    lr = _positive_float(lr, "lr")
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=-100)
+    model.train()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed_value(seed))
+        for _ in tqdm(range(epochs), desc="training language model", disable=not progress):
+            for batch in torch.randperm(len(inputs)).split(batch_size):
+                optimizer.zero_grad()
+                logits = model(inputs[batch])
+                loss_fn(logits.reshape(-1, logits.shape[-1]), targets[batch].reshape(-1)).backward()
+                optimizer.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def token_logprobs(model: nn.Module, texts, *, batch_size: int = 256) -> list[np.ndarray]:
+    """Each text's per-character log-probabilities under ``model`` (its closing newline included).
+
+    The input every score of :mod:`mialab.attacks.language` takes.
+    """
+    inputs, targets = _encoded(model, texts)
+    model.eval()
+    out = []
+    for start in range(0, len(inputs), batch_size):
+        logits = model(inputs[start : start + batch_size])
+        logp = torch.log_softmax(logits, dim=-1)
+        tgt = targets[start : start + batch_size]
+        picked = logp.gather(2, tgt.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        for row, mask in zip(picked, tgt != -100, strict=True):
+            out.append(row[mask].double().numpy())
+    return out
+
+
+@torch.no_grad()
+def complete(model: nn.Module, prefix: str, *, max_chars: int = 120) -> str:
+    """The model's greedy continuation of ``prefix``, up to the end of the note.
+
+    Example:
+        >>> from mialab import models
+        >>> isinstance(complete(models.char_lm("\\nab"), "a", max_chars=5), str)
+        True
+    """
+    inputs, _ = _encoded(model, [prefix])
+    tokens = inputs[:, : len(prefix) + 1]  # the leading newline and the prefix
+    model.eval()
+    text = ""
+    for _ in range(positive_int(max_chars, "max_chars")):
+        following = int(model(tokens)[0, -1].argmax())
+        if model.alphabet[following] == "\n":
+            break
+        text += model.alphabet[following]
+        tokens = torch.cat([tokens, torch.tensor([[following]])], dim=1)
+    return prefix + text
