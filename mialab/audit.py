@@ -38,6 +38,17 @@ def clopper_pearson(successes: int, trials: int, *, alpha: float) -> tuple[float
     return float(low), float(high)
 
 
+def _checked(scores, labels, labels_name: str, delta, confidence) -> tuple:
+    """Scores, their membership labels, δ and α = 1 − confidence, each checked and named."""
+    scores = float_array(scores, "scores", ndim=1)
+    labels = membership_labels(labels, labels_name)
+    same_length(**{"scores": scores, labels_name: labels})
+    alpha = 1 - fraction(confidence, "confidence")
+    if alpha <= 0:
+        raise ValueError("confidence must be below 1")
+    return scores, labels, fraction(delta, "delta", low_open=False), alpha
+
+
 def _bound_at(scores, is_member, threshold, delta, alpha) -> float:
     """ε lower bound at one threshold: both inequalities, each rate bounded at level 1 − alpha/2."""
     guess = scores >= threshold
@@ -87,13 +98,7 @@ def epsilon_lower_bound(
         >>> round(epsilon_lower_bound(scores, is_member, delta=1e-5), 2)
         3.53
     """
-    scores = float_array(scores, "scores", ndim=1)
-    is_member = membership_labels(is_member, "is_member")
-    same_length(scores=scores, is_member=is_member)
-    delta = fraction(delta, "delta", low_open=False)
-    alpha = 1 - fraction(confidence, "confidence")
-    if alpha <= 0:
-        raise ValueError("confidence must be below 1")
+    scores, is_member, delta, alpha = _checked(scores, is_member, "is_member", delta, confidence)
     if threshold is not None:
         return _bound_at(scores, is_member, float(threshold), delta, alpha)
     order = np.random.default_rng(seed).permutation(len(scores))
@@ -154,13 +159,7 @@ def canary_epsilon_lower_bound(
         >>> round(canary_epsilon_lower_bound(scores, included, delta=0.0), 2)
         3.44
     """
-    scores = float_array(scores, "scores", ndim=1)
-    included = membership_labels(included, "included")
-    same_length(scores=scores, included=included)
-    delta = fraction(delta, "delta", low_open=False)
-    alpha = 1 - fraction(confidence, "confidence")
-    if alpha <= 0:
-        raise ValueError("confidence must be below 1")
+    scores, included, delta, alpha = _checked(scores, included, "included", delta, confidence)
     m = len(scores)
     k_plus = positive_int(k_plus if k_plus is not None else max(m // 10, 1), "k_plus")
     k_minus = positive_int(k_minus if k_minus is not None else max(m // 10, 1), "k_minus")

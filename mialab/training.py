@@ -505,6 +505,14 @@ def _encoded(model, texts, name: str = "texts") -> tuple[torch.Tensor, torch.Ten
     return inputs, targets
 
 
+def _sequence_loss(model, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean next-character cross-entropy over the real (not padded) positions of a batch."""
+    logits = model(inputs)
+    return nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100
+    )
+
+
 def fit_lm(
     model: nn.Module,
     texts,
@@ -530,15 +538,13 @@ def fit_lm(
     epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
     lr = _positive_float(lr, "lr")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = nn.CrossEntropyLoss(ignore_index=-100)
     model.train()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed_value(seed))
         for _ in tqdm(range(epochs), desc="training language model", disable=not progress):
             for batch in torch.randperm(len(inputs)).split(batch_size):
                 optimizer.zero_grad()
-                logits = model(inputs[batch])
-                loss_fn(logits.reshape(-1, logits.shape[-1]), targets[batch].reshape(-1)).backward()
+                _sequence_loss(model, inputs[batch], targets[batch]).backward()
                 optimizer.step()
     return model.eval()
 

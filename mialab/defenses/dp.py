@@ -75,6 +75,28 @@ def _make_private(module, optimizer, dataset, *, target_epsilon, delta, epochs, 
     return private, optimizer, loader, engine
 
 
+def _classifier_loss(model, X_batch, y_batch) -> torch.Tensor:
+    return nn.functional.cross_entropy(model(X_batch), y_batch)
+
+
+def _train_private(model, dataset, batch_loss, *, lr, epochs, delta, **privacy) -> float:
+    """DP-SGD with Adam: ``batch_loss(private_model, *batch)`` each step; returns the ε spent."""
+    with _quiet_opacus():
+        private, optimizer, loader, engine = _make_private(
+            model, torch.optim.Adam(model.parameters(), lr=lr), dataset, epochs=epochs,
+            delta=delta, **privacy,
+        )  # fmt: skip
+        for _ in range(epochs):
+            for batch in loader:
+                if len(batch[0]) == 0:  # Poisson sampling can draw an empty batch
+                    continue
+                optimizer.zero_grad(set_to_none=True)
+                batch_loss(private, *batch).backward()
+                optimizer.step()
+        private._close()  # remove Opacus' hooks: the module is an ordinary model again
+        return float(engine.get_epsilon(delta))
+
+
 def _checked_settings(target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, accountant,
                       grad_sample_mode, seed) -> tuple:  # fmt: skip
     if accountant not in ACCOUNTANTS:
@@ -176,24 +198,12 @@ def fit_private(
                      progress=False)  # fmt: skip
         return model.eval(), math.inf
     X, y = torch.from_numpy(X).float(), torch.from_numpy(y).long()
-
-    with _quiet_opacus():
-        private, optimizer, loader, engine = _make_private(
-            model, torch.optim.Adam(model.parameters(), lr=lr), TensorDataset(X, y),
-            target_epsilon=target_epsilon, delta=delta, epochs=epochs,
-            max_grad_norm=max_grad_norm, batch_size=batch_size, accountant=accountant,
-            grad_sample_mode=grad_sample_mode, seed=seed,
-        )  # fmt: skip
-        loss_fn = nn.CrossEntropyLoss()
-        for _ in range(epochs):
-            for X_batch, y_batch in loader:
-                if len(X_batch) == 0:  # Poisson sampling can draw an empty batch
-                    continue
-                optimizer.zero_grad(set_to_none=True)
-                loss_fn(private(X_batch), y_batch).backward()
-                optimizer.step()
-        private._close()  # remove Opacus' hooks: the module is an ordinary model again
-        epsilon = float(engine.get_epsilon(delta))
+    epsilon = _train_private(
+        model, TensorDataset(X, y), _classifier_loss,
+        target_epsilon=target_epsilon, delta=delta, epochs=epochs, max_grad_norm=max_grad_norm,
+        batch_size=batch_size, lr=lr, accountant=accountant, grad_sample_mode=grad_sample_mode,
+        seed=seed,
+    )  # fmt: skip
     return model.eval(), epsilon
 
 
@@ -317,22 +327,9 @@ def fit_private_lm(
         return training.fit_lm(model, texts, epochs=epochs, batch_size=batch_size, lr=lr,
                                seed=seed, progress=False), math.inf  # fmt: skip
     inputs, targets = training._encoded(model, texts)
-    loss_fn = nn.CrossEntropyLoss(ignore_index=-100)
-    with _quiet_opacus():
-        private, optimizer, loader, engine = _make_private(
-            model, torch.optim.Adam(model.parameters(), lr=lr), TensorDataset(inputs, targets),
-            target_epsilon=target_epsilon, delta=delta, epochs=epochs,
-            max_grad_norm=max_grad_norm, batch_size=batch_size, accountant=accountant,
-            grad_sample_mode="hooks", seed=seed,
-        )  # fmt: skip
-        for _ in range(epochs):
-            for batch_inputs, batch_targets in loader:
-                if len(batch_inputs) == 0:
-                    continue
-                optimizer.zero_grad(set_to_none=True)
-                logits = private(batch_inputs)
-                loss_fn(logits.reshape(-1, logits.shape[-1]), batch_targets.reshape(-1)).backward()
-                optimizer.step()
-        private._close()
-        epsilon = float(engine.get_epsilon(delta))
+    epsilon = _train_private(
+        model, TensorDataset(inputs, targets), training._sequence_loss,
+        target_epsilon=target_epsilon, delta=delta, epochs=epochs, max_grad_norm=max_grad_norm,
+        batch_size=batch_size, lr=lr, accountant=accountant, grad_sample_mode="hooks", seed=seed,
+    )  # fmt: skip
     return model.eval(), epsilon

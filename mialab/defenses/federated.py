@@ -151,10 +151,10 @@ class ScreenedRecording(Strategy):
         self.reject_factor = positive_number(reject_factor, "reject_factor")
         self.received: dict[tuple[int, int], list[np.ndarray]] = {}
         self.rejected: list[tuple[int, int, str]] = []
-        self._global: list[np.ndarray] = []
+        self._global = np.empty(0)  # the global weights sent this round, flattened
 
     def configure_train(self, server_round, arrays, config, grid) -> Iterable[Message]:
-        self._global = arrays.to_numpy_ndarrays()
+        self._global = _flat(arrays.to_numpy_ndarrays())
         return self.strategy.configure_train(server_round, arrays, config, grid)
 
     def aggregate_train(self, server_round, replies):
@@ -168,7 +168,7 @@ class ScreenedRecording(Strategy):
             weights = reply.content["arrays"].to_numpy_ndarrays()
             self.received[(server_round, client)] = weights
             clients[client] = reply
-            update = _flat(weights) - _flat(self._global)
+            update = _flat(weights) - self._global
             norms[client] = float(np.linalg.norm(update)) if np.all(np.isfinite(update)) else None
         kept = []
         for client in sorted(clients):
