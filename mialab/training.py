@@ -7,6 +7,7 @@ its own half of a data pool (lesson 01). A researcher's own model needs neither,
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 
@@ -29,6 +30,7 @@ __all__ = [
     "sample",
     "fit_lm",
     "token_logprobs",
+    "generate",
     "complete",
 ]
 
@@ -496,6 +498,11 @@ def _encoded(model, texts, name: str = "texts") -> tuple[torch.Tensor, torch.Ten
         if unknown:
             raise ValueError(f"{name}[{i}] has characters outside the alphabet: {sorted(unknown)}")
         rows.append([index["\n"], *(index[c] for c in text), index["\n"]])
+        if len(text) + 1 > model.context:
+            raise ValueError(
+                f"{name}[{i}] has {len(text)} characters; the model reads at most "
+                f"{model.context - 1} (its context)"
+            )
     width = max(len(r) for r in rows) - 1
     inputs = torch.full((len(rows), width), model.pad, dtype=torch.long)
     targets = torch.full((len(rows), width), -100, dtype=torch.long)  # -100: ignored by the loss
@@ -569,6 +576,57 @@ def token_logprobs(model: nn.Module, texts, *, batch_size: int = 256) -> list[np
 
 
 @torch.no_grad()
+def generate(
+    model: nn.Module,
+    n: int = 1,
+    *,
+    prefix: str = "",
+    temperature: float = 1.0,
+    max_chars: int = 120,
+    seed: int = 0,
+) -> list[str]:
+    """``n`` notes written by ``model``, each ``prefix`` and its continuation, seeded.
+
+    Each next character is drawn from the model's distribution sharpened by ``temperature``
+    (probabilities ∝ p^(1/temperature)); ``temperature=0`` always takes the likeliest one
+    (greedy). A note ends at the model's newline or after ``max_chars`` new characters.
+
+    Example:
+        >>> from mialab import models
+        >>> notes = generate(models.char_lm("\\nab"), 3, max_chars=5, seed=1)
+        >>> len(notes), all(set(note) <= set("ab") for note in notes)
+        (3, True)
+    """
+    n, max_chars = positive_int(n, "n"), positive_int(max_chars, "max_chars")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
+    if not 0 <= temperature < math.inf:
+        raise ValueError(f"temperature must be finite and ≥ 0, got {temperature}")
+    inputs, _ = _encoded(model, [prefix], "prefix")
+    tokens = inputs[:, : len(prefix) + 1].repeat(n, 1)  # the leading newline and the prefix
+    newline = model.alphabet.index("\n")
+    ended = torch.zeros(n, dtype=torch.bool)
+    sampling = torch.Generator().manual_seed(seed_value(seed))
+    model.eval()
+    for _ in range(max_chars):
+        logits = model(tokens[:, -model.context :])[:, -1].double()  # the last `context` chars
+        if temperature == 0:
+            following = logits.argmax(1)
+        else:
+            probs = torch.softmax(logits / temperature, dim=1)
+            following = torch.multinomial(probs, 1, generator=sampling).squeeze(1)
+        following[ended] = newline
+        ended |= following == newline
+        tokens = torch.cat([tokens, following.unsqueeze(1)], dim=1)
+        if ended.all():
+            break
+    written = []
+    for row in tokens[:, len(prefix) + 1 :].tolist():
+        text = "".join(model.alphabet[c] for c in row)
+        written.append(prefix + text.split("\n")[0])
+    return written
+
+
 def complete(model: nn.Module, prefix: str, *, max_chars: int = 120) -> str:
     """The model's greedy continuation of ``prefix``, up to the end of the note.
 
@@ -577,14 +635,4 @@ def complete(model: nn.Module, prefix: str, *, max_chars: int = 120) -> str:
         >>> isinstance(complete(models.char_lm("\\nab"), "a", max_chars=5), str)
         True
     """
-    inputs, _ = _encoded(model, [prefix])
-    tokens = inputs[:, : len(prefix) + 1]  # the leading newline and the prefix
-    model.eval()
-    text = ""
-    for _ in range(positive_int(max_chars, "max_chars")):
-        following = int(model(tokens)[0, -1].argmax())
-        if model.alphabet[following] == "\n":
-            break
-        text += model.alphabet[following]
-        tokens = torch.cat([tokens, torch.tensor([[following]])], dim=1)
-    return prefix + text
+    return generate(model, prefix=prefix, temperature=0, max_chars=max_chars)[0]

@@ -1,10 +1,13 @@
 """The character language model of lesson 06: training, log-probabilities, and canaries."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 import mialab as ml
+from mialab.defenses import dp
 
 TEMPLATE = "Note for patient ID {}: call the family before discharge."
 
@@ -20,7 +23,7 @@ def alphabet(notes):
 
 
 def test_token_logprobs_are_the_models_next_character_probabilities(alphabet):
-    model = ml.models.char_lm(alphabet, hidden=16, seed=3)
+    model = ml.models.char_lm(alphabet, width=16, seed=3)
     (logprobs,) = ml.training.token_logprobs(model, ["ab c"])
     assert logprobs.shape == (5,) and (logprobs <= 0).all()  # 4 characters and the closing "\n"
     codes = [alphabet.index(c) for c in "\nab c\n"]
@@ -32,13 +35,13 @@ def test_token_logprobs_are_the_models_next_character_probabilities(alphabet):
 def test_language_model_training_is_seeded_and_names_bad_text(alphabet):
     def weights(seed):
         model = ml.training.fit_lm(
-            ml.models.char_lm(alphabet, hidden=16), ["abc", "cab"], epochs=2, seed=seed,
+            ml.models.char_lm(alphabet, width=16), ["abc", "cab"], epochs=2, seed=seed,
             progress=False,
         )  # fmt: skip
         return torch.cat([p.flatten() for p in model.parameters()])
 
     assert torch.equal(weights(0), weights(0)) and not torch.equal(weights(0), weights(1))
-    model = ml.models.char_lm(alphabet, hidden=16)
+    model = ml.models.char_lm(alphabet, width=16)
     with pytest.raises(ValueError, match="outside the alphabet"):
         ml.training.token_logprobs(model, ["naïve ∑"])
     with pytest.raises(TypeError, match=r"texts\[1\] must be a string"):
@@ -47,23 +50,55 @@ def test_language_model_training_is_seeded_and_names_bad_text(alphabet):
         ml.models.char_lm("abc")
 
 
-def test_a_canary_seen_16_times_is_more_exposed_than_one_seen_once(notes, alphabet):
-    members = notes[notes.split == "member"].text.tolist()
-    model = ml.training.fit_lm(
-        ml.models.char_lm(alphabet, seed=0), members, epochs=4, seed=0, progress=False
-    )
+def test_a_canary_seen_16_times_is_exposed_and_dp_sgd_hides_it(notes, alphabet):
+    members = notes[notes.split == "member"]
+    inserted = members[members.secret != ""]
+    texts = inserted.text.tolist() + members[members.secret == ""].text.tolist()[:300]
     rng = np.random.default_rng(0)
-    secrets = ["-".join(map(str, rng.integers(0, 10, 6))) for _ in range(2000)]
-    texts = [TEMPLATE.format(s) for s in secrets]
-    sample = np.array([lp.sum() for lp in ml.training.token_logprobs(model, texts)])
-    inserted = notes[(notes.split == "member") & (notes.secret != "")].drop_duplicates("secret")
+    others = ["-".join(map(str, rng.integers(0, 10, 6))) for _ in range(1000)]
+    recipe = dict(epochs=8, batch_size=64, lr=1e-2, accountant="rdp", seed=0)
 
-    def mean_exposure(repeats):
-        secrets = inserted[inserted.repeats == repeats].secret
-        logprobs = ml.training.token_logprobs(model, [TEMPLATE.format(s) for s in secrets])
-        return np.mean(
-            [ml.attacks.exposure_estimate(lp.sum(), sample, space_size=10**6) for lp in logprobs]
-        )
+    def mean_exposure(model, repeats):
+        """Mean estimated exposure (bits) of the secrets inserted ``repeats`` times."""
+        sample = [lp.sum() for lp in ml.training.token_logprobs(model, _canaries(others))]
+        secrets = inserted[inserted.repeats == repeats].secret.unique()
+        return np.mean([
+            ml.attacks.exposure_estimate(lp.sum(), np.array(sample), space_size=10**6)
+            for lp in ml.training.token_logprobs(model, _canaries(secrets))
+        ])  # fmt: skip
 
-    once, sixteen = mean_exposure(1), mean_exposure(16)
-    assert sixteen > once + 2, (once, sixteen)  # measured 0.7 and 6.1 bits after 4 epochs
+    plain, _ = dp.fit_private_lm(
+        ml.models.char_lm(alphabet), texts, target_epsilon=math.inf, **recipe
+    )
+    private, epsilon = dp.fit_private_lm(
+        ml.models.char_lm(alphabet), texts, target_epsilon=1.0, **recipe
+    )
+    once, sixteen = mean_exposure(plain, 1), mean_exposure(plain, 16)
+    assert sixteen > once + 4, (once, sixteen)  # measured 1.4 and 11.3 bits
+    hidden = mean_exposure(private, 16)
+    assert epsilon == pytest.approx(1.0, abs=0.05)
+    assert hidden < sixteen - 4 and hidden < 3, (sixteen, hidden)  # measured 1.0 bits
+
+
+def _canaries(secrets):
+    return [TEMPLATE.format(s) for s in secrets]
+
+
+def test_generation_is_seeded_and_greedy_at_temperature_zero(alphabet):
+    model = ml.training.fit_lm(
+        ml.models.char_lm(alphabet), ["Note 1.", "Note 2.", "Note 3."] * 10, epochs=10,
+        progress=False,
+    )  # fmt: skip
+    first = ml.training.generate(model, 20, prefix="No", seed=0)
+    assert first == ml.training.generate(model, 20, prefix="No", seed=0)
+    assert first != ml.training.generate(model, 20, prefix="No", seed=1)
+    assert all(text.startswith("No") and "\n" not in text for text in first)
+    greedy = ml.training.generate(model, 3, prefix="No", temperature=0)
+    assert greedy == [ml.training.complete(model, "No")] * 3
+    assert ml.training.complete(model, "No").startswith("Note ")
+    with pytest.raises(ValueError, match="temperature"):
+        ml.training.generate(model, temperature=-1)
+    with pytest.raises(ValueError, match=r"prefix\[0\] has characters outside"):
+        ml.training.generate(model, prefix="ü")
+    with pytest.raises(ValueError, match="context"):
+        ml.training.token_logprobs(model, ["a" * 200])
