@@ -12,10 +12,11 @@ import ipywidgets as w
 import matplotlib.pyplot as plt
 import numpy as np
 
-from mialab import plots
+from mialab import plots, training
+from mialab.attacks.language import exposure_estimate
 from mialab.metrics import AttackResult, confusion_at
 
-__all__ = ["threshold_explorer", "attack_explorer"]
+__all__ = ["threshold_explorer", "attack_explorer", "completion_explorer"]
 
 
 def _png(fig) -> bytes:
@@ -157,3 +158,59 @@ def attack_explorer(
     n_models.observe(draw, names="value")
     draw()
     return w.VBox([attack, n_models, summary, image])
+
+
+def completion_explorer(model, candidate_logprobs, *, space_size: int, prefix: str = "") -> w.VBox:
+    """Type a prefix; see the language model's completion and how exposed it is (lesson 06).
+
+    The completion is greedy (:func:`mialab.training.complete`). Its exposure is estimated as
+    in :func:`mialab.attacks.exposure_estimate`: its total log-probability ranked against
+    ``candidate_logprobs``, those of candidates drawn at random from a space of ``space_size``
+    texts of the same format (a secret completed from a canary's prefix is such a candidate).
+    The figure shows the probability of every character of the completed text.
+
+    Example:
+        >>> from mialab import models
+        >>> lm = models.char_lm("\\nab ")
+        >>> candidates = np.linspace(-40.0, -20.0, 60)
+        >>> text, summary, image = completion_explorer(lm, candidates, space_size=1000,
+        ...                                            prefix="ab").children
+        >>> summary.value.startswith("<b>ab</b>")
+        True
+    """
+    sample = np.asarray(candidate_logprobs, dtype=np.float64)
+    text = w.Text(value=prefix, description="prefix", continuous_update=False,
+                  layout=w.Layout(width="90%"))  # fmt: skip
+    summary = w.HTML()
+    image = w.Image(format="png")
+
+    def draw(change=None):
+        room = model.context - 1 - len(text.value)  # what the model can still read and score
+        if room < 1:
+            summary.value = f"<i>the prefix fills the model's context of {model.context}</i>"
+            return
+        try:
+            completed = training.complete(model, text.value, max_chars=min(room, 120))
+        except ValueError as error:  # a character the model does not know
+            summary.value = f"<i>{error}</i>"
+            return
+        (logprobs,) = training.token_logprobs(model, [completed])
+        bits = exposure_estimate(logprobs.sum(), sample, space_size=space_size)
+        generated = completed[len(text.value) :]
+        summary.value = (
+            f"<b>{text.value}</b>{generated}<br>log-probability of the whole text "
+            f"{logprobs.sum():.1f} nats; as a candidate of the sampled format: exposure "
+            f"{bits:.1f} of at most {np.log2(space_size):.1f} bits"
+        )
+        fig, ax = plt.subplots(figsize=(max(6, len(completed) / 7), 2.2))
+        characters = list(completed) + ["⏎"]
+        ax.bar(range(len(characters)), np.exp(logprobs), color=[
+            "grey" if i < len(text.value) else "C0" for i in range(len(characters))
+        ])  # fmt: skip
+        ax.set_xticks(range(len(characters)), characters, fontsize=8)
+        ax.set(ylim=(0, 1), ylabel="P(character)", title="grey: your prefix · blue: the model's")
+        image.value = _png(fig)
+
+    text.observe(draw, names="value")
+    draw()
+    return w.VBox([text, summary, image])

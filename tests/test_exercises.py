@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from mialab.exercises import Exercise, lesson00, lesson01, lesson02, lesson03, lesson04, lesson05
+from mialab.exercises import (
+    Exercise,
+    lesson00,
+    lesson01,
+    lesson02,
+    lesson03,
+    lesson04,
+    lesson05,
+    lesson06,
+)
 
 
 def unfinished(*args): ...  # the template a student starts from
@@ -199,3 +208,23 @@ def test_lesson05_accepts_solutions_and_rejects_typical_mistakes():
     assert "cap the ceiling" in lesson05.q1.check(uncapped).message
     assert "subtract δ" in lesson05.q2.check(no_delta).message
     assert "the estimate" in lesson05.q3.check(estimate).message
+
+
+def test_lesson06_accepts_solutions_and_rejects_typical_mistakes():
+    for exercise in (lesson06.q1, lesson06.q2, lesson06.q3):
+        assert exercise.check(...).status == "not attempted"
+        assert exercise.check(crashes).status == "incorrect"
+    assert lesson06.q1.check(lesson06.min_k_solution).correct
+    assert lesson06.q2.check(lesson06.exposure_solution).correct
+    assert lesson06.q3.check(lesson06.group_privacy_solution).correct
+    highest = lambda lp, k: np.sort(lp)[-max(1, int(k * len(lp))) :].mean()  # noqa: E731
+    no_floor = lambda lp, k: np.sort(lp)[: int(k * len(lp))].mean()  # noqa: E731
+    reversed_rank = lambda c, r: np.log2(len(r)) - np.log2(1 + np.sum(np.asarray(r) < c))  # noqa: E731
+    natural = lambda c, r: np.log(len(r)) - np.log(1 + np.sum(np.asarray(r) > c))  # noqa: E731
+    additive = lambda e, d, k: (k * e, k * d)  # noqa: E731
+    assert "least* likely" in lesson06.q1.check(highest).message
+    assert "at least one" in lesson06.q1.check(no_floor).message
+    assert "likeliest" in lesson06.q2.check(reversed_rank).message
+    assert "bits" in lesson06.q2.check(natural).message
+    assert "e^ε" in lesson06.q3.check(additive).message
+    assert "k records" in lesson06.q3.check(lambda e, d, k: (e, d)).message

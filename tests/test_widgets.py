@@ -35,3 +35,20 @@ def test_attack_explorer_switches_attack_and_model_count(rng):
     assert summary.value.startswith("weak with 1")
     assert f"AUC {results[('weak', 1)].auc:.3f}" in summary.value
     assert bytes(image.value).startswith(b"\x89PNG")
+
+
+def test_completion_explorer_completes_and_ranks_the_completion():
+    from mialab import models, training
+    from mialab.widgets import completion_explorer
+
+    lm = training.fit_lm(models.char_lm("\nab "), ["ab ab ab"] * 20, epochs=20, progress=False)
+    candidates = np.random.default_rng(0).normal(-40, 3, size=200)  # far less likely texts
+    text, summary, image = completion_explorer(
+        lm, candidates, space_size=10**6, prefix="ab"
+    ).children
+    assert summary.value.startswith("<b>ab</b>" + training.complete(lm, "ab")[2:])
+    bits = float(summary.value.split("exposure ")[1].split(" of at most 19.9 bits")[0])
+    assert bits > 15
+    assert bytes(image.value).startswith(b"\x89PNG")
+    text.value = "c"
+    assert "outside the alphabet" in summary.value
