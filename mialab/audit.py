@@ -10,18 +10,44 @@ consistent with the counts.
 A bound is only valid if its threshold was chosen without looking at the records it is
 computed on: :func:`epsilon_lower_bound` chooses it on a seeded half and counts on the other.
 :func:`canary_epsilon_lower_bound` is the one-run audit of Steinke, Nasr & Jagielski (2023).
+
+:func:`audit_model` is the researcher's entry point (lesson 07): every attack that fits what it
+is given, each with its ε lower bound, in one :class:`AuditReport`.
 """
 
 from __future__ import annotations
 
+import html
 import math
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, stats
+from torch import nn
+from tqdm.auto import tqdm
 
-from mialab._checks import float_array, fraction, membership_labels, positive_int, same_length
+from mialab import attacks, plots
+from mialab._checks import (
+    float_array,
+    fraction,
+    int_labels,
+    membership_labels,
+    positive_int,
+    same_length,
+    seed_value,
+)
+from mialab.data import Dataset
+from mialab.metrics import evaluate
+from mialab.training import balanced_in_mask, predict_logits
 
-__all__ = ["canary_epsilon_lower_bound", "clopper_pearson", "epsilon_lower_bound"]
+__all__ = [
+    "AuditReport",
+    "audit_model",
+    "canary_epsilon_lower_bound",
+    "clopper_pearson",
+    "epsilon_lower_bound",
+]
 
 
 def clopper_pearson(successes: int, trials: int, *, alpha: float) -> tuple[float, float]:
@@ -178,3 +204,313 @@ def canary_epsilon_lower_bound(
     while rejects(high) > 0:
         high *= 2
     return float(optimize.brentq(rejects, 0.0, high, xtol=1e-6))
+
+
+@dataclass(frozen=True, eq=False)
+class AuditReport:
+    """What :func:`audit_model` found: a table, the attacks' results, the most exposed records.
+
+    Attributes:
+        table: one row per attack: ``attack, auc, tpr_at_0.001, tpr_at_0.01, advantage,
+            epsilon_lb`` (ε lower bound at ``confidence``, for the given ``delta``).
+        results: each attack's :class:`~mialab.metrics.AttackResult` (scores and ROC).
+        most_exposed: the records the strongest attack (highest TPR at 1% FPR) is surest are
+            members: ``set`` (member / non-member), ``index`` in that set, ``score``.
+        notes: what was run and what was not, and why.
+        reference_logits, reference_in_mask: the reference models' outputs on the members then
+            the non-members, and which record trained which model; save them to audit the same
+            model again from its logits without retraining.
+    """
+
+    table: pd.DataFrame
+    results: tuple
+    most_exposed: pd.DataFrame
+    notes: tuple
+    confidence: float
+    delta: float
+    reference_logits: np.ndarray | None = None
+    reference_in_mask: np.ndarray | None = None
+
+    def roc_figure(self):
+        """A log-log ROC of every attack, as a matplotlib figure (``.savefig("roc.png")``)."""
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5.5, 5))
+        plots.roc(list(self.results), ax=ax, title="Membership inference audit")
+        return fig
+
+    def _caption(self) -> str:
+        members, nonmembers = self.results[0].n_members, self.results[0].n_nonmembers
+        return (
+            f"Membership inference audit: {members} members, {nonmembers} non-members. "
+            f"epsilon_lb: a lower bound on the ε of (ε, δ = {self.delta:g})-DP that holds with "
+            f"{self.confidence:.0%} confidence (Clopper-Pearson, threshold chosen on half of "
+            "the records); 0 means the attack proves nothing."
+        )
+
+    def to_markdown(self) -> str:
+        """The report as markdown, for a paper's appendix or a model card."""
+        notes = "\n".join(f"- {note}" for note in self.notes)
+        return (
+            f"{self._caption()}\n\n{self.table.to_markdown(index=False, floatfmt='.3g')}\n\n"
+            f"{notes}\n\nMost exposed records:\n\n"
+            f"{self.most_exposed.to_markdown(index=False, floatfmt='.3g')}\n"
+        )
+
+    def to_html(self) -> str:
+        """The report as an HTML fragment."""
+        notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes)
+        number = "{:.3g}".format
+        return (
+            f"<p>{html.escape(self._caption())}</p>"
+            f"{self.table.to_html(index=False, float_format=number)}<ul>{notes}</ul>"
+            "<p>Most exposed records:</p>"
+            f"{self.most_exposed.to_html(index=False, float_format=number)}"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __repr__(self) -> str:
+        return f"AuditReport\n{self.table.to_string(index=False)}"
+
+
+def _records(value, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(value, Dataset):
+        return value.X, value.y
+    if not (isinstance(value, tuple) and len(value) == 2):
+        raise TypeError(f"{name} must be a Dataset or a tuple (X, y)")
+    X, y = float_array(value[0], f"{name}[0] (X)", ndim=2), int_labels(value[1], f"{name}[1] (y)")
+    same_length(**{f"{name} X": X, f"{name} y": y})
+    return X, y
+
+
+def _outputs(model, X: np.ndarray, name: str) -> np.ndarray:
+    """Logits of a torch classifier, or of any callable mapping rows to logits/log-probs."""
+    if isinstance(model, nn.Module):
+        return predict_logits(model, X)
+    if callable(model):
+        logits = float_array(model(X), f"the output of {name}", ndim=2)
+        if len(logits) != len(X):
+            raise ValueError(f"{name} returned {len(logits)} rows for {len(X)} records")
+        return logits
+    raise TypeError(f"{name} must be a torch module or a function of X, got {type(model).__name__}")
+
+
+def _given(**arguments) -> list[str]:
+    return [name for name, value in arguments.items() if value is not None]
+
+
+def audit_model(
+    model=None,
+    members=None,
+    nonmembers=None,
+    *,
+    member_logits=None,
+    nonmember_logits=None,
+    member_labels=None,
+    nonmember_labels=None,
+    member_predictions=None,
+    nonmember_predictions=None,
+    train_reference=None,
+    n_references: int = 16,
+    reference_logits=None,
+    reference_in_mask=None,
+    population=None,
+    delta: float = 1e-5,
+    confidence: float = 0.95,
+    n_exposed: int = 10,
+    seed: int = 0,
+    progress: bool = True,
+) -> AuditReport:
+    """Audit a classifier for membership leakage in one call: every attack its inputs allow.
+
+    Give the target in one of three ways:
+
+    * ``model`` (a torch classifier, or any function from rows to logits or log-probabilities)
+      with ``members`` and ``nonmembers`` (each a :class:`~mialab.data.Dataset` or ``(X, y)``);
+    * its saved outputs: ``member_logits``, ``nonmember_logits`` and the true
+      ``member_labels``, ``nonmember_labels`` (any framework; log-probabilities work too);
+    * only its predicted labels: ``member_predictions``, ``nonmember_predictions`` and the true
+      labels: the label-only gap attack is all that applies.
+
+    With logits, the loss, confidence and modified-entropy threshold attacks always run. LiRA
+    (online) runs when reference models are available: trained here by
+    ``train_reference(X, y, seed)`` (returns a model as above), ``n_references`` of them, each
+    on a random half of the members and non-members (needs the records); or given as
+    ``reference_logits`` ``(n_references, n_members + n_nonmembers, n_classes)`` with
+    ``reference_in_mask``. RMIA also runs when references are trained here and ``population``
+    records (never used for training) are given.
+
+    Returns:
+        An :class:`AuditReport`.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> member_logits = rng.normal(size=(200, 2)) + [[2.0, 0.0]]  # confident on class 0
+        >>> report = audit_model(member_logits=member_logits, member_labels=np.zeros(200, int),
+        ...                      nonmember_logits=rng.normal(size=(200, 2)),
+        ...                      nonmember_labels=np.zeros(200, int), progress=False)
+        >>> list(report.table.attack)
+        ['loss', 'confidence', 'modified entropy']
+        >>> bool(report.table.auc.min() > 0.8)
+        True
+    """
+    fraction(delta, "delta", low_open=False)
+    n_exposed, seed = positive_int(n_exposed, "n_exposed"), seed_value(seed)
+    outputs = _given(member_logits=member_logits, nonmember_logits=nonmember_logits)
+    labels_only = _given(member_predictions=member_predictions,
+                         nonmember_predictions=nonmember_predictions)  # fmt: skip
+    true_labels = _given(member_labels=member_labels, nonmember_labels=nonmember_labels)
+    records = _given(members=members, nonmembers=nonmembers)
+    notes = []
+
+    if model is not None and (outputs or labels_only):
+        raise ValueError("give either model or its outputs (member_logits=...), not both")
+    if len(records) == 1 or len(outputs) == 1 or len(labels_only) == 1 or len(true_labels) == 1:
+        raise ValueError(
+            f"{(records + outputs + labels_only + true_labels)[0]} needs its counterpart: give "
+            "members and non-members together"
+        )
+    if records and true_labels:
+        raise ValueError("the true labels come from members and nonmembers: drop member_labels")
+    if records:
+        (X_in, y_in), (X_out, y_out) = (
+            _records(members, "members"),
+            _records(nonmembers, "nonmembers"),
+        )
+        if X_in.shape[1] != X_out.shape[1]:
+            raise ValueError("members and nonmembers must have the same number of features")
+        X, y = np.concatenate([X_in, X_out]), np.concatenate([y_in, y_out])
+    elif true_labels:
+        y_in = int_labels(member_labels, "member_labels")
+        y_out = int_labels(nonmember_labels, "nonmember_labels")
+        X, y = None, np.concatenate([y_in, y_out])
+    else:
+        raise ValueError(
+            "give the true labels: members=/nonmembers= or member_labels=/nonmember_labels="
+        )
+    is_member = np.r_[np.ones(len(y_in), bool), np.zeros(len(y_out), bool)]
+
+    if model is not None:
+        if X is None:
+            raise ValueError("a model needs the records: give members=(X, y) and nonmembers=(X, y)")
+        logits = _outputs(model, X, "model")
+    elif outputs:
+        logits_in = float_array(member_logits, "member_logits", ndim=2)
+        logits_out = float_array(nonmember_logits, "nonmember_logits", ndim=2)
+        same_length(member_logits=logits_in, member_labels=y_in)
+        same_length(nonmember_logits=logits_out, nonmember_labels=y_out)
+        if logits_in.shape[1] != logits_out.shape[1]:
+            raise ValueError(
+                "member_logits and nonmember_logits must have the same number of classes"
+            )
+        logits = np.concatenate([logits_in, logits_out])
+    elif labels_only:
+        logits = None
+        predicted = np.concatenate([
+            int_labels(member_predictions, "member_predictions"),
+            int_labels(nonmember_predictions, "nonmember_predictions"),
+        ])  # fmt: skip
+        same_length(predictions=predicted, labels=y)
+    else:
+        raise ValueError(
+            "nothing to audit: give model= with members= and nonmembers=, or member_logits= and "
+            "nonmember_logits=, or member_predictions= and nonmember_predictions="
+        )
+
+    scores = {}
+    if logits is None:
+        scores["gap (label-only)"] = attacks.gap_score(predicted, y)
+        notes.append("Only predicted labels were given: the label-only gap attack, whose "
+                     "advantage is train minus test accuracy (Yeom et al. 2018).")  # fmt: skip
+    else:
+        if logits.shape[1] < 2 or y.max() >= logits.shape[1]:
+            raise ValueError(
+                f"labels must be class indices below the {logits.shape[1]} logit columns"
+            )
+        scores["loss"] = attacks.loss_score(logits, y)
+        scores["confidence"] = attacks.confidence_score(logits, y)
+        scores["modified entropy"] = attacks.modified_entropy_score(logits, y)
+
+    if train_reference is not None and reference_logits is not None:
+        raise ValueError("give train_reference or reference_logits, not both")
+    population_scores = None
+    if train_reference is not None:
+        if X is None or logits is None:
+            raise ValueError("train_reference needs the records and the target's logits: give "
+                             "model= with members= and nonmembers=")  # fmt: skip
+        n_references = positive_int(n_references, "n_references")
+        if n_references < 2:
+            raise ValueError("n_references must be at least 2 (each record IN and OUT of some)")
+        reference_in_mask = balanced_in_mask(n_references, len(y), seed=seed)
+        references = [
+            train_reference(X[mask], y[mask], seed + i)
+            for i, mask in enumerate(tqdm(reference_in_mask, desc="reference models",
+                                          disable=not progress))
+        ]  # fmt: skip
+        reference_logits = np.stack([_outputs(r, X, "a reference model") for r in references])
+        if population is not None:
+            X_pop, y_pop = _records(population, "population")
+            on_population = [_outputs(r, X_pop, "a reference model") for r in references]
+            population_scores = attacks.RMIA(online=True).fit(
+                reference_logits, reference_in_mask, y,
+                population_logits=np.stack(on_population), population_labels=y_pop,
+            ).score(logits, y, population_logits=_outputs(model, X_pop, "model"))  # fmt: skip
+    if reference_logits is not None:
+        if logits is None:
+            raise ValueError("reference models need the target's logits, not only its labels")
+        if reference_in_mask is None:
+            raise ValueError(
+                "reference_logits needs reference_in_mask (which records trained which model)"
+            )
+        reference_logits = float_array(reference_logits, "reference_logits", ndim=3)
+        mask = np.asarray(reference_in_mask)
+        reference_in_mask = membership_labels(mask.ravel(), "reference_in_mask").reshape(mask.shape)
+        if (
+            reference_logits.shape[1:] != logits.shape
+            or reference_in_mask.shape != reference_logits.shape[:2]
+        ):
+            raise ValueError(
+                f"reference_logits must have shape (n_references, {len(y)}, {logits.shape[1]}) "
+                f"and reference_in_mask (n_references, {len(y)}): members first, then non-members"
+            )
+        n = len(reference_logits)
+        scores["LiRA"] = (
+            attacks.LiRA(online=True, fix_variance=n < 64)
+            .fit(reference_logits, reference_in_mask, y)
+            .score(logits, y)
+        )
+        notes.append(f"LiRA (online{', fixed variance' if n < 64 else ''}) with {n} reference "
+                     "models, each trained on a random half of the audited records.")  # fmt: skip
+    elif logits is not None:
+        notes.append("No reference models: LiRA and RMIA were not run (give train_reference= or "
+                     "reference_logits=); the threshold attacks are weaker, so a low score here "
+                     "is not evidence of safety.")  # fmt: skip
+    if population_scores is not None:
+        scores["RMIA"] = population_scores
+        notes.append(f"RMIA (online) against {len(y_pop)} population records.")
+    elif train_reference is not None:
+        notes.append("RMIA was not run: give population=(X, y), records no model trained on.")
+
+    results, rows = [], []
+    for name, score in tqdm(scores.items(), desc="attacks", disable=not progress):
+        result = evaluate(score, is_member, name=name)
+        results.append(result)
+        rows.append({
+            "attack": name, "auc": result.auc, "tpr_at_0.001": result.tpr_at(0.001),
+            "tpr_at_0.01": result.tpr_at(0.01), "advantage": result.advantage,
+            "epsilon_lb": epsilon_lower_bound(score, is_member, delta=delta,
+                                              confidence=confidence, seed=seed),
+        })  # fmt: skip
+    table = pd.DataFrame(rows)
+    strongest = results[int(np.lexsort((table.auc, table["tpr_at_0.01"]))[-1])]
+    top = np.argsort(-strongest.scores, kind="stable")[:n_exposed]
+    most_exposed = pd.DataFrame({
+        "set": np.where(is_member[top], "member", "non-member"),
+        "index": np.where(is_member[top], top, top - len(y_in)),
+        "score": strongest.scores[top],
+        "attack": strongest.name,
+    })  # fmt: skip
+    return AuditReport(table, tuple(results), most_exposed, tuple(notes), confidence, delta,
+                       reference_logits, reference_in_mask)  # fmt: skip
