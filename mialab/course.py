@@ -6,6 +6,7 @@ libraries are not counted twice), next to the budget on 2 CPU cores:
 
     python -m mialab.course            # full size: 3 minutes and 1.5 GB per notebook
     python -m mialab.course --smoke    # MIALAB_SMOKE=1: 40 seconds per notebook
+    python -m mialab.course --student student/   # write student copies, run nothing
 
 The test suite uses the same functions for its smoke runs and structure checks.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import threading
 import time
@@ -24,7 +26,14 @@ import nbformat
 import psutil
 from nbclient import NotebookClient
 
-__all__ = ["NotebookRun", "run_notebook", "structure_problems", "binder_badge", "BUDGETS"]
+__all__ = [
+    "BUDGETS",
+    "NotebookRun",
+    "binder_badge",
+    "run_notebook",
+    "structure_problems",
+    "student_copy",
+]
 
 BINDER_REPO = "mialab/mialab"
 # (seconds, MB) per notebook on 2 cores; None = no memory budget of its own in that mode.
@@ -54,7 +63,27 @@ def structure_problems(path) -> list[str]:
         problems.append(
             f"its first Markdown cell lacks the Binder badge: {binder_badge(path.name)}"
         )
+    exercises = [c for c in code if re.search(r"\.check\(my_", c.source)]
+    if len(exercises) < 2:
+        problems.append(f"has {len(exercises)} exercise(s) (`...check(my_...)`); a lesson needs 2")
+    solutions = [c for c in code if "solution" in c.metadata.get("tags", [])]
+    if len(solutions) != len(exercises):
+        problems.append(f"{len(exercises)} exercises but {len(solutions)} cells tagged 'solution'")
     return problems
+
+
+SOLUTION_LINE = re.compile(r"^# *lesson\d\d\.q\d\.solution\(\)\n?", re.MULTILINE)
+
+
+def student_copy(path) -> nbformat.NotebookNode:
+    """The notebook without its solutions: cells tagged ``solution`` and the commented
+    ``# lessonNN.qK.solution()`` lines are left out; every other cell is kept as it is."""
+    nb = nbformat.read(Path(path), as_version=4)
+    nb.cells = [c for c in nb.cells if "solution" not in c.metadata.get("tags", [])]
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = SOLUTION_LINE.sub("", cell.source).rstrip("\n")
+    return nb
 
 
 @dataclass(frozen=True)
@@ -153,10 +182,19 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
     parser.add_argument("--smoke", action="store_true", help="run with MIALAB_SMOKE=1")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    parser.add_argument(
+        "--student", type=Path, metavar="DIR", help="write student copies into DIR; run nothing"
+    )
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted(Path("notebooks").glob("*.ipynb"))
     if not paths:
         parser.error("no notebooks found; run from the repository root or name them")
+    if args.student:
+        args.student.mkdir(parents=True, exist_ok=True)
+        for path in paths:
+            nbformat.write(student_copy(path), args.student / path.name)
+        print(f"{len(paths)} student copies written to {args.student}/")
+        return 0
     print(f"{'notebook':<32} {'mode':<6} {'wall':>9} {'peak mem':>11}   {'budget':>14}   status")
     failed = False
     for path in paths:

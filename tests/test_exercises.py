@@ -13,6 +13,7 @@ from mialab.exercises import (
     lesson04,
     lesson05,
     lesson06,
+    lesson07,
 )
 
 
@@ -228,3 +229,21 @@ def test_lesson06_accepts_solutions_and_rejects_typical_mistakes():
     assert "bits" in lesson06.q2.check(natural).message
     assert "e^ε" in lesson06.q3.check(additive).message
     assert "k records" in lesson06.q3.check(lambda e, d, k: (e, d)).message
+
+
+def test_lesson07_accepts_solutions_and_rejects_typical_mistakes():
+    for exercise in (lesson07.q1, lesson07.q2):
+        assert exercise.check(...).status == "not attempted"
+        assert exercise.check(crashes).status == "incorrect"
+    assert lesson07.q1.check(lesson07.advantage_solution).correct
+    assert lesson07.q2.check(lesson07.attacks_solution).correct
+
+    def one_threshold(scores, is_member):
+        return np.mean((scores >= np.median(scores)) == is_member)
+
+    def always_lira(logits, references, population):
+        return lesson07.attacks_solution(logits, True, population)
+
+    assert "best over all thresholds" in lesson07.q1.check(one_threshold).message
+    assert "references=False" in lesson07.q2.check(always_lira).message
+    assert "a set" in lesson07.q2.check(lambda *case: ["loss"]).message

@@ -1,12 +1,15 @@
-"""Every course notebook: committed clean, with its parameters cell and Binder badge, and runs
-top to bottom in a fresh kernel in smoke mode (MIALAB_SMOKE=1)."""
+"""Every course notebook: committed clean, with its parameters cell, Binder badge, exercises and
+solutions; its student copy (solutions left out) runs top to bottom in a fresh kernel in smoke
+mode (MIALAB_SMOKE=1), and its solution cells pass their own checks."""
 
+import importlib
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from mialab.course import binder_badge, run_notebook, structure_problems
+from mialab.course import binder_badge, run_notebook, structure_problems, student_copy
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -22,10 +25,25 @@ def test_structure(path):
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_runs_in_smoke_mode(path):
-    run = run_notebook(path, smoke=True, timeout=300)
+def test_student_copy_runs_in_smoke_mode(path, tmp_path):
+    """Exercises left undone must not break later cells."""
+    copy = tmp_path / path.name
+    nbformat.write(student_copy(path), copy)
+    run = run_notebook(copy, smoke=True, timeout=300)
     assert run.error is None, run.error
-    print(f"{path.name}: {run.wall_s:.1f} s, peak {run.peak_mb:.0f} MB (smoke mode)")
+    print(f"{path.name}: {run.wall_s:.1f} s, peak {run.peak_mb:.0f} MB (student copy, smoke mode)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_solution_cells_pass_and_are_left_out_of_the_student_copy(path):
+    cells = nbformat.read(path, as_version=4).cells
+    solutions = [c for c in cells if "solution" in c.metadata.get("tags", [])]
+    for cell in solutions:  # each needs only its lesson's exercise module
+        (lesson,) = set(re.findall(r"\b(lesson\d\d)\.", cell.source))
+        exec(cell.source, {lesson: importlib.import_module(f"mialab.exercises.{lesson}")})
+    student = student_copy(path).cells
+    assert len(student) == len(cells) - len(solutions)
+    assert not any(re.search(r"\.solution\(\)", c.source) for c in student if c.cell_type == "code")
 
 
 def _notebook(tmp_path, cells, name="99_toy.ipynb"):
@@ -38,16 +56,33 @@ def _notebook(tmp_path, cells, name="99_toy.ipynb"):
 def test_structure_check_catches_each_problem(tmp_path):
     badge = nbformat.v4.new_markdown_cell(binder_badge("99_toy.ipynb"))
     params = nbformat.v4.new_code_cell("SMOKE = False", metadata={"tags": ["parameters"]})
-    assert structure_problems(_notebook(tmp_path, [badge, params])) == []
+    solution = {"tags": ["solution"]}
+    exercises = [
+        nbformat.v4.new_code_cell("q1.check(my_a)"),
+        nbformat.v4.new_code_cell("q1.solution()", metadata=solution),
+        nbformat.v4.new_code_cell("q2.check(my_b)"),
+        nbformat.v4.new_code_cell("q2.solution()", metadata=solution),
+    ]
+    assert structure_problems(_notebook(tmp_path, [badge, params, *exercises])) == []
+    assert structure_problems(_notebook(tmp_path, [badge, params, *exercises[:2]])) == [
+        "has 1 exercise(s) (`...check(my_...)`); a lesson needs 2"
+    ]
+    assert structure_problems(_notebook(tmp_path, [badge, params, *exercises[:3]])) == [
+        "2 exercises but 1 cells tagged 'solution'"
+    ]
 
     untagged = nbformat.v4.new_code_cell("SMOKE = False")
     assert (
-        "not tagged 'parameters'" in structure_problems(_notebook(tmp_path, [badge, untagged]))[0]
+        "not tagged 'parameters'"
+        in structure_problems(_notebook(tmp_path, [badge, untagged, *exercises]))[0]
     )
     wrong_badge = nbformat.v4.new_markdown_cell(binder_badge("00_other.ipynb"))
-    assert "Binder badge" in structure_problems(_notebook(tmp_path, [wrong_badge, params]))[0]
+    assert (
+        "Binder badge"
+        in structure_problems(_notebook(tmp_path, [wrong_badge, params, *exercises]))[0]
+    )
     ran = nbformat.v4.new_code_cell("1", execution_count=1, metadata={"tags": ["parameters"]})
-    assert "has outputs" in structure_problems(_notebook(tmp_path, [badge, ran]))[0]
+    assert "has outputs" in structure_problems(_notebook(tmp_path, [badge, ran, *exercises]))[0]
 
 
 def test_runner_reports_errors_time_and_memory(tmp_path):
