@@ -38,7 +38,7 @@ from mialab._checks import (
     seed_value,
 )
 from mialab.data import Dataset
-from mialab.metrics import evaluate
+from mialab.metrics import AttackResult, evaluate
 from mialab.training import balanced_in_mask, predict_logits
 
 __all__ = [
@@ -297,8 +297,107 @@ def _outputs(model, X: np.ndarray, name: str) -> np.ndarray:
     raise TypeError(f"{name} must be a torch module or a function of X, got {type(model).__name__}")
 
 
-def _given(**arguments) -> list[str]:
-    return [name for name, value in arguments.items() if value is not None]
+def _pair(name: str, member, nonmember) -> bool:
+    """Whether a member/non-member pair of arguments was given; half a pair is an error."""
+    if (member is None) != (nonmember is None):
+        raise ValueError(f"member_{name} needs nonmember_{name}, and the other way round")
+    return member is not None
+
+
+def _target(model, members, nonmembers, member_logits, nonmember_logits, member_labels,
+            nonmember_labels, member_predictions, nonmember_predictions):  # fmt: skip
+    """The audited records ``X`` (or None), labels ``y``, member count, and the target's
+    ``logits`` or, for a label-only target, its ``predicted`` labels (the other is None)."""
+    if (members is None) != (nonmembers is None):
+        raise ValueError("members needs its counterpart: give members and nonmembers together")
+    has_logits = _pair("logits", member_logits, nonmember_logits)
+    has_predictions = _pair("predictions", member_predictions, nonmember_predictions)
+    has_labels = _pair("labels", member_labels, nonmember_labels)
+    if model is not None and (has_logits or has_predictions):
+        raise ValueError("give either model or its outputs (member_logits=...), not both")
+    if has_logits and has_predictions:
+        raise ValueError("give member_logits or member_predictions, not both")
+    if members is not None:
+        if has_labels:
+            raise ValueError("the true labels come from members and nonmembers: drop member_labels")
+        (X_in, y_in), (X_out, y_out) = (
+            _records(members, "members"),
+            _records(nonmembers, "nonmembers"),
+        )
+        if X_in.shape[1] != X_out.shape[1]:
+            raise ValueError("members and nonmembers must have the same number of features")
+        X = np.concatenate([X_in, X_out])
+    elif has_labels:
+        X = None
+        y_in, y_out = (
+            int_labels(member_labels, "member_labels"),
+            int_labels(nonmember_labels, "nonmember_labels"),
+        )
+    else:
+        raise ValueError(
+            "give the true labels: members=/nonmembers= or member_labels=/nonmember_labels="
+        )
+    y = np.concatenate([y_in, y_out])
+
+    logits = predicted = None
+    if model is not None:
+        if X is None:
+            raise ValueError("a model needs the records: give members=(X, y) and nonmembers=(X, y)")
+        logits = _outputs(model, X, "model")
+    elif has_logits:
+        parts = []
+        for side, values, labels in (
+            ("member", member_logits, y_in),
+            ("nonmember", nonmember_logits, y_out),
+        ):
+            parts.append(float_array(values, f"{side}_logits", ndim=2))
+            same_length(**{f"{side}_logits": parts[-1], f"{side}_labels": labels})
+        if parts[0].shape[1] != parts[1].shape[1]:
+            raise ValueError(
+                "member_logits and nonmember_logits must have the same number of classes"
+            )
+        logits = np.concatenate(parts)
+    elif has_predictions:
+        predicted = np.concatenate(
+            [
+                int_labels(member_predictions, "member_predictions"),
+                int_labels(nonmember_predictions, "nonmember_predictions"),
+            ]
+        )
+        same_length(predictions=predicted, labels=y)
+    else:
+        raise ValueError(
+            "nothing to audit: give model= with members= and nonmembers=, or member_logits= and "
+            "nonmember_logits=, or member_predictions= and nonmember_predictions="
+        )
+    if logits is not None and (logits.shape[1] < 2 or y.max() >= logits.shape[1]):
+        raise ValueError(f"labels must be class indices below the {logits.shape[1]} logit columns")
+    return X, y, len(y_in), logits, predicted
+
+
+def _checked_references(reference_logits, reference_in_mask, logits):
+    reference_logits = float_array(reference_logits, "reference_logits", ndim=3)
+    if reference_in_mask is None:
+        raise ValueError(
+            "reference_logits needs reference_in_mask (which records trained which model)"
+        )
+    mask = np.asarray(reference_in_mask)
+    mask = membership_labels(mask.ravel(), "reference_in_mask").reshape(mask.shape)
+    if reference_logits.shape[1:] != logits.shape or mask.shape != reference_logits.shape[:2]:
+        raise ValueError(
+            f"reference_logits must have shape (n_references, {len(logits)}, {logits.shape[1]}) "
+            f"and reference_in_mask (n_references, {len(logits)}): members first, then non-members"
+        )
+    return reference_logits, mask
+
+
+def _row(name, score, is_member, *, delta, confidence, seed) -> tuple[AttackResult, dict]:
+    result = evaluate(score, is_member, name=name)
+    bound = epsilon_lower_bound(score, is_member, delta=delta, confidence=confidence, seed=seed)
+    return result, {
+        "attack": name, "auc": result.auc, "tpr_at_0.001": result.tpr_at(0.001),
+        "tpr_at_0.01": result.tpr_at(0.01), "advantage": result.advantage, "epsilon_lb": bound,
+    }  # fmt: skip
 
 
 def audit_model(
@@ -356,161 +455,83 @@ def audit_model(
         >>> bool(report.table.auc.min() > 0.8)
         True
     """
-    fraction(delta, "delta", low_open=False)
+    delta = fraction(delta, "delta", low_open=False)
     n_exposed, seed = positive_int(n_exposed, "n_exposed"), seed_value(seed)
-    outputs = _given(member_logits=member_logits, nonmember_logits=nonmember_logits)
-    labels_only = _given(member_predictions=member_predictions,
-                         nonmember_predictions=nonmember_predictions)  # fmt: skip
-    true_labels = _given(member_labels=member_labels, nonmember_labels=nonmember_labels)
-    records = _given(members=members, nonmembers=nonmembers)
-    notes = []
-
-    if model is not None and (outputs or labels_only):
-        raise ValueError("give either model or its outputs (member_logits=...), not both")
-    if len(records) == 1 or len(outputs) == 1 or len(labels_only) == 1 or len(true_labels) == 1:
-        raise ValueError(
-            f"{(records + outputs + labels_only + true_labels)[0]} needs its counterpart: give "
-            "members and non-members together"
-        )
-    if records and true_labels:
-        raise ValueError("the true labels come from members and nonmembers: drop member_labels")
-    if records:
-        (X_in, y_in), (X_out, y_out) = (
-            _records(members, "members"),
-            _records(nonmembers, "nonmembers"),
-        )
-        if X_in.shape[1] != X_out.shape[1]:
-            raise ValueError("members and nonmembers must have the same number of features")
-        X, y = np.concatenate([X_in, X_out]), np.concatenate([y_in, y_out])
-    elif true_labels:
-        y_in = int_labels(member_labels, "member_labels")
-        y_out = int_labels(nonmember_labels, "nonmember_labels")
-        X, y = None, np.concatenate([y_in, y_out])
-    else:
-        raise ValueError(
-            "give the true labels: members=/nonmembers= or member_labels=/nonmember_labels="
-        )
-    is_member = np.r_[np.ones(len(y_in), bool), np.zeros(len(y_out), bool)]
-
-    if model is not None:
-        if X is None:
-            raise ValueError("a model needs the records: give members=(X, y) and nonmembers=(X, y)")
-        logits = _outputs(model, X, "model")
-    elif outputs:
-        logits_in = float_array(member_logits, "member_logits", ndim=2)
-        logits_out = float_array(nonmember_logits, "nonmember_logits", ndim=2)
-        same_length(member_logits=logits_in, member_labels=y_in)
-        same_length(nonmember_logits=logits_out, nonmember_labels=y_out)
-        if logits_in.shape[1] != logits_out.shape[1]:
-            raise ValueError(
-                "member_logits and nonmember_logits must have the same number of classes"
-            )
-        logits = np.concatenate([logits_in, logits_out])
-    elif labels_only:
-        logits = None
-        predicted = np.concatenate([
-            int_labels(member_predictions, "member_predictions"),
-            int_labels(nonmember_predictions, "nonmember_predictions"),
-        ])  # fmt: skip
-        same_length(predictions=predicted, labels=y)
-    else:
-        raise ValueError(
-            "nothing to audit: give model= with members= and nonmembers=, or member_logits= and "
-            "nonmember_logits=, or member_predictions= and nonmember_predictions="
-        )
-
-    scores = {}
-    if logits is None:
-        scores["gap (label-only)"] = attacks.gap_score(predicted, y)
-        notes.append("Only predicted labels were given: the label-only gap attack, whose "
-                     "advantage is train minus test accuracy (Yeom et al. 2018).")  # fmt: skip
-    else:
-        if logits.shape[1] < 2 or y.max() >= logits.shape[1]:
-            raise ValueError(
-                f"labels must be class indices below the {logits.shape[1]} logit columns"
-            )
-        scores["loss"] = attacks.loss_score(logits, y)
-        scores["confidence"] = attacks.confidence_score(logits, y)
-        scores["modified entropy"] = attacks.modified_entropy_score(logits, y)
-
+    X, y, n_members, logits, predicted = _target(
+        model, members, nonmembers, member_logits, nonmember_logits, member_labels,
+        nonmember_labels, member_predictions, nonmember_predictions,
+    )  # fmt: skip
+    is_member = np.arange(len(y)) < n_members
     if train_reference is not None and reference_logits is not None:
         raise ValueError("give train_reference or reference_logits, not both")
-    population_scores = None
+    if logits is None and (train_reference is not None or reference_logits is not None):
+        raise ValueError("reference models need the target's logits, not only its labels")
+    if train_reference is not None and X is None:
+        raise ValueError("train_reference needs the records: give members= and nonmembers=")
+
+    if logits is None:
+        scores = {"gap (label-only)": attacks.gap_score(predicted, y)}
+        notes = ["Only predicted labels were given: the label-only gap attack, whose advantage "
+                 "is train minus test accuracy (Yeom et al. 2018)."]  # fmt: skip
+    else:
+        scores = {
+            "loss": attacks.loss_score(logits, y),
+            "confidence": attacks.confidence_score(logits, y),
+            "modified entropy": attacks.modified_entropy_score(logits, y),
+        }
+        notes = []
+
+    references = []
     if train_reference is not None:
-        if X is None or logits is None:
-            raise ValueError("train_reference needs the records and the target's logits: give "
-                             "model= with members= and nonmembers=")  # fmt: skip
         n_references = positive_int(n_references, "n_references")
         if n_references < 2:
             raise ValueError("n_references must be at least 2 (each record IN and OUT of some)")
         reference_in_mask = balanced_in_mask(n_references, len(y), seed=seed)
-        references = [
-            train_reference(X[mask], y[mask], seed + i)
-            for i, mask in enumerate(tqdm(reference_in_mask, desc="reference models",
-                                          disable=not progress))
-        ]  # fmt: skip
-        reference_logits = np.stack([_outputs(r, X, "a reference model") for r in references])
-        if population is not None:
-            X_pop, y_pop = _records(population, "population")
-            on_population = [_outputs(r, X_pop, "a reference model") for r in references]
-            population_scores = attacks.RMIA(online=True).fit(
-                reference_logits, reference_in_mask, y,
-                population_logits=np.stack(on_population), population_labels=y_pop,
-            ).score(logits, y, population_logits=_outputs(model, X_pop, "model"))  # fmt: skip
-    if reference_logits is not None:
-        if logits is None:
-            raise ValueError("reference models need the target's logits, not only its labels")
-        if reference_in_mask is None:
-            raise ValueError(
-                "reference_logits needs reference_in_mask (which records trained which model)"
-            )
-        reference_logits = float_array(reference_logits, "reference_logits", ndim=3)
-        mask = np.asarray(reference_in_mask)
-        reference_in_mask = membership_labels(mask.ravel(), "reference_in_mask").reshape(mask.shape)
-        if (
-            reference_logits.shape[1:] != logits.shape
-            or reference_in_mask.shape != reference_logits.shape[:2]
+        for i, mask in enumerate(
+            tqdm(reference_in_mask, desc="reference models", disable=not progress)
         ):
-            raise ValueError(
-                f"reference_logits must have shape (n_references, {len(y)}, {logits.shape[1]}) "
-                f"and reference_in_mask (n_references, {len(y)}): members first, then non-members"
-            )
-        n = len(reference_logits)
-        scores["LiRA"] = (
-            attacks.LiRA(online=True, fix_variance=n < 64)
-            .fit(reference_logits, reference_in_mask, y)
-            .score(logits, y)
+            references.append(train_reference(X[mask], y[mask], seed + i))
+        reference_logits = np.stack([_outputs(r, X, "a reference model") for r in references])
+    if reference_logits is not None:
+        reference_logits, reference_in_mask = _checked_references(
+            reference_logits, reference_in_mask, logits
         )
+        n = len(reference_logits)
+        lira = attacks.LiRA(online=True, fix_variance=n < 64).fit(
+            reference_logits, reference_in_mask, y
+        )
+        scores["LiRA"] = lira.score(logits, y)
         notes.append(f"LiRA (online{', fixed variance' if n < 64 else ''}) with {n} reference "
                      "models, each trained on a random half of the audited records.")  # fmt: skip
     elif logits is not None:
         notes.append("No reference models: LiRA and RMIA were not run (give train_reference= or "
                      "reference_logits=); the threshold attacks are weaker, so a low score here "
                      "is not evidence of safety.")  # fmt: skip
-    if population_scores is not None:
-        scores["RMIA"] = population_scores
+    if references and population is not None and model is not None:
+        X_pop, y_pop = _records(population, "population")
+        on_population = np.stack([_outputs(r, X_pop, "a reference model") for r in references])
+        rmia = attacks.RMIA(online=True).fit(
+            reference_logits, reference_in_mask, y,
+            population_logits=on_population, population_labels=y_pop,
+        )  # fmt: skip
+        scores["RMIA"] = rmia.score(logits, y, population_logits=_outputs(model, X_pop, "model"))
         notes.append(f"RMIA (online) against {len(y_pop)} population records.")
-    elif train_reference is not None:
-        notes.append("RMIA was not run: give population=(X, y), records no model trained on.")
+    elif logits is not None:
+        notes.append("RMIA was not run: it needs model=, train_reference= and population=(X, y), "
+                     "records no model trained on.")  # fmt: skip
 
-    results, rows = [], []
-    for name, score in tqdm(scores.items(), desc="attacks", disable=not progress):
-        result = evaluate(score, is_member, name=name)
-        results.append(result)
-        rows.append({
-            "attack": name, "auc": result.auc, "tpr_at_0.001": result.tpr_at(0.001),
-            "tpr_at_0.01": result.tpr_at(0.01), "advantage": result.advantage,
-            "epsilon_lb": epsilon_lower_bound(score, is_member, delta=delta,
-                                              confidence=confidence, seed=seed),
-        })  # fmt: skip
-    table = pd.DataFrame(rows)
+    results, rows = zip(*(
+        _row(name, score, is_member, delta=delta, confidence=confidence, seed=seed)
+        for name, score in tqdm(scores.items(), desc="attacks", disable=not progress)
+    ), strict=True)  # fmt: skip
+    table = pd.DataFrame(list(rows))
     strongest = results[int(np.lexsort((table.auc, table["tpr_at_0.01"]))[-1])]
     top = np.argsort(-strongest.scores, kind="stable")[:n_exposed]
     most_exposed = pd.DataFrame({
         "set": np.where(is_member[top], "member", "non-member"),
-        "index": np.where(is_member[top], top, top - len(y_in)),
+        "index": np.where(is_member[top], top, top - n_members),
         "score": strongest.scores[top],
         "attack": strongest.name,
     })  # fmt: skip
-    return AuditReport(table, tuple(results), most_exposed, tuple(notes), confidence, delta,
+    return AuditReport(table, results, most_exposed, tuple(notes), confidence, delta,
                        reference_logits, reference_in_mask)  # fmt: skip

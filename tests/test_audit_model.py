@@ -113,3 +113,8 @@ def test_bad_input_is_named(biopsies, overfit):
         audit(overfit, members, nonmembers, reference_logits=np.zeros((2, 280, 2)))
     with pytest.raises(TypeError, match="members must be a Dataset"):
         audit(overfit, members.X, nonmembers)
+    with pytest.raises(ValueError, match="member_logits needs nonmember_logits"):
+        audit(member_logits=np.zeros((3, 2)), member_labels=[0, 1, 0], nonmember_labels=[1, 0, 1])
+    with pytest.raises(ValueError, match="need the target's logits, not only its labels"):
+        audit(members=members, nonmembers=nonmembers, train_reference=train,
+              member_predictions=members.y, nonmember_predictions=nonmembers.y)  # fmt: skip
