@@ -229,6 +229,8 @@ def test_lesson06_accepts_solutions_and_rejects_typical_mistakes():
     assert "bits" in lesson06.q2.check(natural).message
     assert "e^ε" in lesson06.q3.check(additive).message
     assert "k records" in lesson06.q3.check(lambda e, d, k: (e, d)).message
+    loose = lambda e, d, k: (k * e, k * np.exp((k - 1) * e) * d)  # noqa: E731
+    assert lesson06.q3.check(loose).correct  # the usual, looser bound is right too
 
 
 def test_lesson07_accepts_solutions_and_rejects_typical_mistakes():
