@@ -37,9 +37,8 @@ from mialab._checks import (
     same_length,
     seed_value,
 )
-from mialab.data import Dataset
 from mialab.metrics import AttackResult, evaluate
-from mialab.training import balanced_in_mask, predict_logits
+from mialab.training import _features_and_labels, balanced_in_mask, predict_logits
 
 __all__ = [
     "AuditReport",
@@ -275,16 +274,6 @@ class AuditReport:
         return f"AuditReport\n{self.table.to_string(index=False)}"
 
 
-def _records(value, name: str) -> tuple[np.ndarray, np.ndarray]:
-    if isinstance(value, Dataset):
-        return value.X, value.y
-    if not (isinstance(value, tuple) and len(value) == 2):
-        raise TypeError(f"{name} must be a Dataset or a tuple (X, y)")
-    X, y = float_array(value[0], f"{name}[0] (X)", ndim=2), int_labels(value[1], f"{name}[1] (y)")
-    same_length(**{f"{name} X": X, f"{name} y": y})
-    return X, y
-
-
 def _outputs(model, X: np.ndarray, name: str) -> np.ndarray:
     """Logits of a torch classifier, or of any callable mapping rows to logits/log-probs."""
     if isinstance(model, nn.Module):
@@ -321,8 +310,8 @@ def _target(model, members, nonmembers, member_logits, nonmember_logits, member_
         if has_labels:
             raise ValueError("the true labels come from members and nonmembers: drop member_labels")
         (X_in, y_in), (X_out, y_out) = (
-            _records(members, "members"),
-            _records(nonmembers, "nonmembers"),
+            _features_and_labels(members, "members"),
+            _features_and_labels(nonmembers, "nonmembers"),
         )
         if X_in.shape[1] != X_out.shape[1]:
             raise ValueError("members and nonmembers must have the same number of features")
@@ -508,7 +497,7 @@ def audit_model(
                      "reference_logits=); the threshold attacks are weaker, so a low score here "
                      "is not evidence of safety.")  # fmt: skip
     if references and population is not None and model is not None:
-        X_pop, y_pop = _records(population, "population")
+        X_pop, y_pop = _features_and_labels(population, "population")
         on_population = np.stack([_outputs(r, X_pop, "a reference model") for r in references])
         rmia = attacks.RMIA(online=True).fit(
             reference_logits, reference_in_mask, y,

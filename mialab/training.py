@@ -7,7 +7,6 @@ its own half of a data pool (lesson 01). A researcher's own model needs neither,
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 
@@ -598,10 +597,7 @@ def generate(
         (3, True)
     """
     n, max_chars = positive_int(n, "n"), positive_int(max_chars, "max_chars")
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
-    if not 0 <= temperature < math.inf:
-        raise ValueError(f"temperature must be finite and ≥ 0, got {temperature}")
+    temperature = _positive_float(temperature, "temperature")  # 0 (greedy) is allowed
     inputs, _ = _encoded(model, [prefix], "prefix")
     tokens = inputs[:, : len(prefix) + 1].repeat(n, 1)  # the leading newline and the prefix
     newline = model.alphabet.index("\n")

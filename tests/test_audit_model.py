@@ -116,7 +116,7 @@ def test_bad_input_is_named(biopsies, overfit):
               member_labels=[0, 1], nonmember_labels=[1, 0, 1])  # fmt: skip
     with pytest.raises(ValueError, match="reference_in_mask"):
         audit(overfit, members, nonmembers, reference_logits=np.zeros((2, 280, 2)))
-    with pytest.raises(TypeError, match="members must be a Dataset"):
+    with pytest.raises(TypeError, match="members must be a mialab Dataset"):
         audit(overfit, members.X, nonmembers)
     with pytest.raises(ValueError, match="member_logits needs nonmember_logits"):
         audit(member_logits=np.zeros((3, 2)), member_labels=[0, 1, 0], nonmember_labels=[1, 0, 1])

@@ -22,7 +22,6 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from mialab import training
 from mialab._checks import fraction, positive_int, positive_number, seed_value
-from mialab.data import Dataset
 
 __all__ = ["check_private", "fit_private", "fit_private_gan", "fit_private_lm"]
 
@@ -255,8 +254,7 @@ def fit_private_gan(
             seed=seed, progress=False,
         )  # fmt: skip
         return generator, discriminator, math.inf
-    X = data.X if isinstance(data, Dataset) else training._features_and_labels(data, "data")[0]
-    X = torch.as_tensor(X, dtype=torch.float32)
+    X = torch.as_tensor(training._features_and_labels(data, "data")[0], dtype=torch.float32)
     latent_dim = training._latent_dim(generator)
     bce = nn.BCEWithLogitsLoss()
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
