@@ -6,6 +6,7 @@ are rendered to PNG and shown in an ``Image`` widget, so they redraw in place wi
 
 from __future__ import annotations
 
+import html
 import io
 
 import ipywidgets as w
@@ -192,13 +193,14 @@ def completion_explorer(model, candidate_logprobs, *, space_size: int, prefix: s
         try:
             completed = training.complete(model, text.value, max_chars=min(room, 120))
         except ValueError as error:  # a character the model does not know
-            summary.value = f"<i>{error}</i>"
+            summary.value = f"<i>{html.escape(str(error))}</i>"
             return
         (logprobs,) = training.token_logprobs(model, [completed])
         bits = exposure_estimate(logprobs.sum(), sample, space_size=space_size)
         generated = completed[len(text.value) :]
         summary.value = (
-            f"<b>{text.value}</b>{generated}<br>log-probability of the whole text "
+            f"<b>{html.escape(text.value)}</b>{html.escape(generated)}<br>"
+            f"log-probability of the whole text "
             f"{logprobs.sum():.1f} nats; as a candidate of the sampled format: exposure "
             f"{bits:.1f} of at most {np.log2(space_size):.1f} bits"
         )

@@ -1,12 +1,21 @@
 """Exercises that check themselves, one module per lesson.
 
 Example:
-    >>> from mialab.exercises import lesson00, lesson01, lesson02, lesson03, lesson04, lesson05
+    >>> from mialab.exercises import lesson00, lesson03, lesson06
     >>> lesson00.q1.check(...).status
     'not attempted'
 """
 
-from mialab.exercises import lesson00, lesson01, lesson02, lesson03, lesson04, lesson05
+from mialab.exercises import (
+    lesson00,
+    lesson01,
+    lesson02,
+    lesson03,
+    lesson04,
+    lesson05,
+    lesson06,
+    lesson07,
+)
 from mialab.exercises.framework import Exercise, Feedback
 
 __all__ = [
@@ -18,4 +27,6 @@ __all__ = [
     "lesson03",
     "lesson04",
     "lesson05",
+    "lesson06",
+    "lesson07",
 ]
