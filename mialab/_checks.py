@@ -110,11 +110,11 @@ def positive_number(value, name: str) -> float:
 
 
 def seed_value(value, name: str = "seed") -> int:
-    """A non-negative int seed (bools rejected)."""
+    """An int seed in [0, 2**32), the range scikit-learn's random_state takes (bools rejected)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be non-negative, got {value}")
+    if not 0 <= value < 2**32:
+        raise ValueError(f"{name} must lie in [0, 2**32), got {value}")
     return int(value)
 
 
@@ -163,3 +163,38 @@ def in_mask(value, name: str, *, shape: tuple[int, int]) -> np.ndarray:
             raise TypeError(f"{name} must hold booleans or 0/1")
         array = array == 1
     return array
+
+
+def boolean(value, name: str) -> bool:
+    """A real bool (numpy's bool too): a truthy string such as "no" is not a flag."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def real_number(value, name: str, *, low: float = -np.inf, high: float = np.inf) -> float:
+    """A finite number in [low, high] (numpy scalars accepted, bools rejected)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not (np.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{name} must be a finite number in [{low}, {high}], got {value!r}")
+    return float(value)
+
+
+def warn_if_probabilities(logits: np.ndarray, name: str) -> None:
+    """Warn when every row of ``logits`` (last axis) looks like probabilities, not logits.
+
+    Probabilities are not logits: their softmax flattens the model's confidence, which changes
+    every score computed from it. ``np.log(p)`` gives logits with the same softmax ``p``.
+    """
+    import warnings
+
+    if logits.size and np.all(logits >= 0) and np.allclose(logits.sum(axis=-1), 1.0, atol=1e-4):
+        warnings.warn(
+            f"{name} looks like probabilities (non-negative rows that sum to 1), not logits; "
+            "pass np.log(p) instead, whose softmax gives p back",
+            UserWarning,
+            stacklevel=3,
+        )
