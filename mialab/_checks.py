@@ -51,9 +51,18 @@ def int_labels(value, name: str, *, n_classes: int | None = None) -> np.ndarray:
     if array.shape[0] == 0:
         raise ValueError(f"{name} is empty")
     if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        whole = (
+            np.issubdtype(array.dtype, np.floating)
+            and np.all(np.isfinite(array))
+            and np.all(array == np.round(array))
+        )
+        hint = (
+            ".astype(int) keeps these whole numbers"
+            if whole
+            else "encode the classes as 0..k-1, e.g. with sklearn.preprocessing.LabelEncoder"
+        )
         raise TypeError(
-            f"{name} must hold integer class labels, got dtype {array.dtype} "
-            "(use .astype(int) if the values are whole numbers)"
+            f"{name} must hold integer class labels 0..k-1, got dtype {array.dtype} ({hint})"
         )
     array = array.astype(np.int64)
     if np.any(array < 0) or (n_classes is not None and np.any(array >= n_classes)):
@@ -116,6 +125,17 @@ def seed_value(value, name: str = "seed") -> int:
     if not 0 <= value < 2**32:
         raise ValueError(f"{name} must lie in [0, 2**32), got {value}")
     return int(value)
+
+
+def int_pair(value, name: str, *, positive: bool = True) -> tuple[int, int]:
+    """Two ints, such as an image's ``(height, width)``; each at least 1 when ``positive``."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair of ints, got {value!r}")
+    if positive:
+        return positive_int(value[0], name), positive_int(value[1], name)
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in value):
+        raise TypeError(f"{name} must be a pair of ints, got {value!r}")
+    return int(value[0]), int(value[1])
 
 
 def fraction(value, name: str, *, low_open: bool = True) -> float:
