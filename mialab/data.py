@@ -7,6 +7,8 @@ Nothing is downloaded: ``digits`` and ``breast_cancer`` ship inside scikit-learn
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pandas as pd
 from sklearn import datasets as sk_datasets
 from sklearn.model_selection import train_test_split
 
+from mialab import _clinical_notes
 from mialab._checks import (
     float_array,
     int_labels,
@@ -142,35 +145,90 @@ def load(name: str) -> Dataset:
     raise ValueError(f"name must be one of {DATASETS}, got {name!r}")
 
 
-NOTES_PATH = Path(__file__).resolve().parents[1] / "data" / "clinical_notes.csv"
 NOTES_SHA256 = "186aa5b7227937a5731f15244da8e3ac1eb4311918519cee44dc8ee2b6783824"
 
 
-def load_notes(path=NOTES_PATH) -> pd.DataFrame:
+def _notes_cache() -> Path:
+    """Where ``load_notes()`` keeps the corpus: ``$MIALAB_DATA``, else the user's cache."""
+    if os.environ.get("MIALAB_DATA"):
+        return Path(os.environ["MIALAB_DATA"]).expanduser() / "clinical_notes.csv"
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "mialab" / "clinical_notes.csv"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _generate_notes(path: Path) -> None:
+    """Write the corpus to ``path`` only if the generator reproduces the pinned sha256."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _clinical_notes.write(partial)
+        digest = _sha256(partial)
+        if digest != NOTES_SHA256:
+            raise RuntimeError(
+                f"the generated notes have sha256 {digest}, expected {NOTES_SHA256}: numpy "
+                f"{np.__version__} draws other random numbers than the version lesson 06 was "
+                "written with; nothing was written (see data/README.md)"
+            )
+        os.replace(partial, path)  # atomic: a concurrent reader sees no half-written file
+    except OSError as error:
+        raise OSError(
+            f"cannot write lesson 06's notes to {path} ({error}); "
+            "set MIALAB_DATA to a folder you can write to"
+        ) from error
+    finally:
+        if partial.exists():
+            partial.unlink()
+    print(
+        f"mialab: generated {path} (lesson 06's synthetic clinical notes, sha256 checked); "
+        "set MIALAB_DATA to keep them elsewhere",
+        file=sys.stderr,
+    )
+
+
+def load_notes(path: str | os.PathLike | None = None) -> pd.DataFrame:
     """Lesson 06's synthetic clinical notes, after checking the file's sha256.
 
     One row per note: ``id, split, template, date, secret, repeats, text``. ``split`` is
     ``member``, ``nonmember``, ``shifted`` (later dates or another template: the distribution
-    shift of lesson 06) or ``canary-reference``. See ``data/README.md``. The file is generated
-    by ``python data/make_clinical_notes.py`` (``make`` runs it); this function never
-    regenerates it, and refuses a file whose checksum differs.
+    shift of lesson 06) or ``canary-reference``. See ``data/README.md``. The corpus is generated
+    by a seeded generator, not shipped: the first call writes it to
+    ``$MIALAB_DATA/clinical_notes.csv`` (default: ``$XDG_CACHE_HOME/mialab``, else
+    ``~/.cache/mialab``) and says so on stderr. Every call checks the pinned sha256 and refuses
+    a changed file; it never regenerates one.
+
+    Args:
+        path: a copy of the corpus to read instead (never written); ``None`` for the cached one.
+
+    Returns:
+        A DataFrame of 3,120 rows.
 
     Example:
         >>> notes = load_notes()
         >>> len(notes), sorted(notes.split.unique())
         (3120, ['canary-reference', 'member', 'nonmember', 'shifted'])
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing: generate it with `python data/make_clinical_notes.py` "
-            "(`make lab` and `make test` do)"
-        )
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if path is None:
+        path = _notes_cache()
+        if not path.exists():
+            _generate_notes(path)
+    elif isinstance(path, str | os.PathLike):
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"path {path} is not a file; load_notes() without a path generates the notes"
+            )
+    else:
+        raise TypeError(f"path must be a str, a Path or None, got {type(path).__name__}")
+    digest = _sha256(path)
     if digest != NOTES_SHA256:
         raise ValueError(
-            f"{path} has sha256 {digest}, expected {NOTES_SHA256}: the file was changed or the "
-            "generator's output drifted; regenerate it and compare before trusting any result"
+            f"{path} has sha256 {digest}, expected {NOTES_SHA256}: the file was changed after it "
+            f"was generated, so lesson 06's numbers would not hold. Delete it; load_notes() "
+            f"then writes a fresh copy to {_notes_cache()}"
         )
     return pd.read_csv(path, keep_default_na=False)
 

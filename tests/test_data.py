@@ -1,6 +1,4 @@
 import hashlib
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -73,31 +71,3 @@ def test_datasheet_checksums_match_the_files_scikit_learn_ships():
     for file in ("digits.csv.gz", "breast_cancer.csv"):
         digest = hashlib.sha256((folder / file).read_bytes()).hexdigest()
         assert f"`{digest}`" in sheet, f"{file}: sha256 {digest} is not in data/README.md"
-
-
-def test_the_notes_corpus_matches_its_datasheet_and_its_generator(tmp_path):
-    notes = ml.data.load_notes()
-    assert f"`{ml.data.NOTES_SHA256}`" in DATASHEET.read_text()
-    counts = notes.split.value_counts()
-    assert counts["member"] == 893 and counts["nonmember"] == 778 and counts["shifted"] == 1434
-    canaries = notes[notes.secret != ""]
-    inserted = canaries[canaries.split == "member"].groupby("secret").size()
-    assert sorted(inserted.value_counts().items()) == [(1, 5), (4, 5), (16, 5)]
-    assert (canaries[canaries.split == "canary-reference"].repeats == 0).all()
-    assert not set(canaries.secret[canaries.split == "canary-reference"]) & set(inserted.index)
-    shifted = notes[notes.split == "shifted"]
-    assert ((shifted.date >= "2022") | (shifted.template == 3)).all()
-    script = Path(__file__).parents[1] / "data" / "make_clinical_notes.py"
-    subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "again.csv")], check=True)
-    assert hashlib.sha256((tmp_path / "again.csv").read_bytes()).hexdigest() == ml.data.NOTES_SHA256
-
-
-def test_a_changed_or_missing_corpus_is_refused_and_never_regenerated(tmp_path):
-    changed = tmp_path / "notes.csv"
-    changed.write_bytes(ml.data.NOTES_PATH.read_bytes().replace(b"Anna", b"Anne", 1))
-    with pytest.raises(ValueError, match="has sha256 .* expected 186aa5b7"):
-        ml.data.load_notes(changed)
-    assert b"Anne" in changed.read_bytes()  # left as it was, not regenerated
-    with pytest.raises(FileNotFoundError, match="make_clinical_notes.py"):
-        ml.data.load_notes(tmp_path / "absent.csv")
-    assert not (tmp_path / "absent.csv").exists()
