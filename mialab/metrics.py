@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from mialab._checks import float_array, fraction, membership_labels, same_length
+from mialab._checks import float_array, fraction, membership_labels, same_length, to_numpy
 
 __all__ = [
     "AttackResult",
@@ -91,6 +91,18 @@ class AttackResult:
         return plots.roc([self], ax=ax, **kwargs)
 
 
+def _scores(scores) -> np.ndarray:
+    """Finite float64 scores; NaN gets a message on where it comes from and how to drop it."""
+    array = to_numpy(scores, "scores")
+    if np.issubdtype(array.dtype, np.floating) and array.ndim == 1 and np.isnan(array).any():
+        raise ValueError(
+            f"scores holds {np.isnan(array).sum()} NaN value(s): an attack gives NaN to records "
+            "it cannot score (LiRA without an IN or OUT reference model for them); evaluate the "
+            "others: keep = np.isfinite(scores); evaluate(scores[keep], is_member[keep])"
+        )
+    return float_array(array, "scores", ndim=1)
+
+
 def evaluate(scores, is_member, *, name: str = "attack") -> AttackResult:
     """Evaluate attack scores against the truth.
 
@@ -107,7 +119,7 @@ def evaluate(scores, is_member, *, name: str = "attack") -> AttackResult:
         >>> result.auc, result.tpr_at(0.25), result.tpr_at(0.5), result.advantage
         (0.75, 0.5, 1.0, 0.5)
     """
-    scores = float_array(scores, "scores", ndim=1)
+    scores = _scores(scores)
     is_member = membership_labels(is_member)
     same_length(scores=scores, is_member=is_member)
     if not isinstance(name, str):

@@ -221,15 +221,16 @@ def test_calibrated_attacks_beat_the_loss_attack_on_an_overfit_model(
 def test_bad_input_names_the_argument(small_problem):
     p = small_problem
     ref, mask, labels = p["ref"][:, :, 0], p["mask"], p["labels"]
-    only_in = mask.copy()
-    only_in[:, 0] = True
     nan_ref = ref.copy()
     nan_ref[0, 0, 0] = np.nan
     population = {"population_logits": p["z_ref"][:, :, 0], "population_labels": p["z_labels"]}
     cases = [
         (lambda: LiRA().fit(ref[0], mask, labels), ValueError, "ref_logits must have shape"),
         (lambda: LiRA().fit(ref, mask[:, :3], labels), ValueError, "ref_in_mask must have shape"),
-        (lambda: LiRA().fit(ref, only_in, labels), ValueError, "some record 0 OUT"),
+        (lambda: LiRA().fit(ref, mask | True, labels), ValueError, "ref_in_mask gives no record"),
+        (lambda: LiRA(online="no").fit(ref, mask, labels), TypeError, "online must be True"),
+        (lambda: LiRA(fix_variance=1).fit(ref, mask, labels), TypeError, "fix_variance must"),
+        (lambda: lira_statistic(ref[0][:, :1], labels * 0), ValueError, "at least 2 classes"),
         (lambda: LiRA().fit(nan_ref, mask, labels), ValueError, "ref_logits contains NaN"),
         (lambda: LiRA().fit(ref, mask, labels + 10), ValueError, "labels must lie in"),
         (lambda: LiRA().fit(ref, mask, labels[:3]), ValueError, "lengths differ"),
@@ -248,7 +249,7 @@ def test_bad_input_names_the_argument(small_problem):
         (
             lambda: RMIA(a=2.0).fit(ref, mask, labels, **population),
             ValueError,
-            "a must lie",
+            "a must be a finite number in",
         ),
         (
             lambda: RMIA(gamma=0).fit(ref, mask, labels, **population),
@@ -268,3 +269,90 @@ def test_bad_input_names_the_argument(small_problem):
     for call, error, message in cases:
         with pytest.raises(error, match=message):
             call()
+
+
+def bernoulli_problem(n_models=16, n=2000, seed=0):
+    """Reference models that each include a record with probability 1/2, and a leaky target."""
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n_models, n)) < 0.5
+    labels = rng.integers(0, 3, size=n)
+    shift = 2.0 * np.eye(3)[labels]  # IN models are more confident on the true label
+    ref = rng.normal(size=(n_models, n, 3)) + mask[..., None] * shift
+    is_member = rng.random(n) < 0.5
+    target = rng.normal(size=(n, 3)) + is_member[:, None] * shift
+    return ref, mask, labels, target, is_member
+
+
+@pytest.mark.parametrize("online", [True, False])
+@pytest.mark.parametrize("seed", [24, 122])  # masks where one record has no IN / no OUT model
+def test_lira_with_random_half_masks_scores_every_record_it_can_and_warns(online, seed):
+    ref, mask, labels, target, is_member = bernoulli_problem(seed=seed)
+    n_in, n_out = mask.sum(axis=0), (~mask).sum(axis=0)
+    assert (np.minimum(n_in, n_out) == 0).any() and (np.minimum(n_in, n_out) == 1).any()
+    with pytest.warns(UserWarning) as caught:
+        attack = LiRA(online=online).fit(ref, mask, labels)
+    messages = " ".join(str(w.message) for w in caught)
+    expected_unscored = (n_out == 0) | ((n_in == 0) if online else False)
+    single = ((n_out == 1) | ((n_in == 1) if online else False)) & ~expected_unscored
+    if single.any():  # one model on a side: the global σ of that side, with a warning
+        assert "single" in messages
+    scores = attack.score(target, labels)
+    np.testing.assert_array_equal(np.isnan(scores), expected_unscored)
+    np.testing.assert_array_equal(attack.unscored_, expected_unscored)
+    if expected_unscored.any():
+        assert f"{expected_unscored.sum()} of 2000 records" in messages
+        assert "balanced_in_mask" in messages
+    keep = ~attack.unscored_
+    assert ml.metrics.evaluate(scores[keep], is_member[keep]).auc > 0.75
+    if expected_unscored.any():  # NaN scores are refused, never ranked, and the message says why
+        with pytest.raises(ValueError, match="scores holds 1 NaN.*np.isfinite"):
+            ml.metrics.evaluate(scores, is_member)
+
+
+def test_lira_fix_variance_works_where_a_side_has_no_model():
+    ref, mask, labels, target, _ = bernoulli_problem(n_models=4, n=200)
+    with pytest.warns(UserWarning, match="no IN or no OUT"):
+        attack = LiRA(online=True, fix_variance=True).fit(ref, mask, labels)
+    scores = attack.score(target, labels)
+    assert np.isfinite(scores[~attack.unscored_]).all() and attack.unscored_.any()
+
+
+def test_rmia_stays_informative_when_reference_probabilities_underflow():
+    # Reference models so sure of another class that p(true label) underflows float64 to 0 on
+    # every model for some records: the ratios must still rank records, not become 0/0.
+    rng = np.random.default_rng(0)
+    n, m, n_models = 40, 60, 4
+    mask = ml.training.balanced_in_mask(n_models, n, seed=0)
+    labels, z_labels = np.zeros(n, int), np.zeros(m, int)
+    margin = rng.uniform(700, 900, size=n)  # p(label 0) = exp(-margin) < 1e-300
+    ref = np.stack([np.c_[np.zeros(n), margin] for _ in range(n_models)])
+    z_margin = rng.uniform(700, 900, size=m)
+    z_ref = np.stack([np.c_[np.zeros(m), z_margin] for _ in range(n_models)])
+    assert np.exp(-margin).max() < 1e-300
+    target = np.c_[np.zeros(n), margin - 50 * (np.arange(n) < n // 2)]  # first half: members
+    # Online, Pr(x) cancels each record's margin exactly: perfect separation. Offline, the
+    # constant (1 - a)/2 dominates the tiny Pr(x), so only the target's own p(x) ranks records.
+    for attack, least_auc in ((RMIA(online=True), 0.99), (RMIA(a=0.5), 0.6)):
+        attack.fit(ref, mask, labels, population_logits=z_ref, population_labels=z_labels)
+        scores = attack.score(target, labels, population_logits=np.c_[np.zeros(m), z_margin])
+        assert np.isfinite(scores).all() and len(np.unique(scores)) > 1
+        assert ml.metrics.evaluate(scores, np.arange(n) < n // 2).auc > least_auc
+
+
+def test_numpy_scalars_are_valid_hyperparameters(small_problem):
+    p = small_problem
+    population = {"population_logits": p["z_ref"], "population_labels": p["z_labels"]}
+    attack = RMIA(a=np.float32(0.5), gamma=np.float64(1.0), online=np.bool_(False))
+    attack.fit(p["ref"], p["mask"], p["labels"], **population)
+    assert attack.a_ == 0.5
+    scores = attack.score(p["target"], p["labels"], population_logits=p["z_target"])
+    assert scores.shape == (6,)
+
+
+def test_probabilities_instead_of_logits_warn(small_problem):
+    p = small_problem
+    probs = np.exp(p["ref"]) / np.exp(p["ref"]).sum(axis=-1, keepdims=True)
+    with pytest.warns(UserWarning, match=r"np\.log\(p\)"):
+        LiRA().fit(probs, p["mask"], p["labels"])
+    with pytest.warns(UserWarning, match=r"np\.log\(p\)"):
+        lira_statistic(probs[0, :, 0], p["labels"])

@@ -11,19 +11,24 @@ Both learn, for each candidate record, how reference models behave on it when th
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-from scipy.special import log_softmax
+from scipy.special import log_softmax, logsumexp
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
 from mialab._checks import (
+    boolean,
     float_array,
     in_mask,
     int_labels,
     logits_with_queries,
     positive_number,
+    real_number,
     same_length,
     to_numpy,
+    warn_if_probabilities,
 )
 
 __all__ = ["LiRA", "RMIA", "lira_statistic"]
@@ -33,6 +38,7 @@ A_GRID = tuple(np.round(np.linspace(0, 1, 11), 2))  # candidate values of RMIA's
 
 def _reference_inputs(ref_logits, ref_in_mask, labels):
     logits = logits_with_queries(ref_logits, "ref_logits", leading=1)
+    warn_if_probabilities(logits, "ref_logits")
     labels = int_labels(labels, "labels", n_classes=logits.shape[-1])
     n_models, n = logits.shape[:2]
     same_length(**{"ref_logits (axis 1)": logits[0], "labels": labels})
@@ -42,6 +48,7 @@ def _reference_inputs(ref_logits, ref_in_mask, labels):
 
 def _target_inputs(target_logits, labels, fitted_labels, n_queries):
     logits = logits_with_queries(target_logits, "target_logits", leading=0)
+    warn_if_probabilities(logits, "target_logits")
     labels = int_labels(labels, "labels", n_classes=logits.shape[-1])
     if labels.shape != fitted_labels.shape or np.any(labels != fitted_labels):
         raise ValueError(
@@ -61,6 +68,12 @@ def _true_class(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """values[..., i, q, labels[i]] for arrays shaped (..., n, n_queries, n_classes)."""
     index = labels.reshape(-1, 1, 1)
     return np.take_along_axis(values, np.broadcast_to(index, values.shape[:-1] + (1,)), -1)[..., 0]
+
+
+def _log_true_probability(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """log of the mean over queries of p(true label), for logits (..., n, n_queries, classes)."""
+    log_p = _true_class(log_softmax(logits, axis=-1), labels)  # (..., n, n_queries)
+    return logsumexp(log_p, axis=-1) - np.log(log_p.shape[-1])
 
 
 def lira_statistic(logits, labels) -> np.ndarray:
@@ -83,6 +96,11 @@ def lira_statistic(logits, labels) -> np.ndarray:
     """
     logits = to_numpy(logits, "logits")
     logits = float_array(logits, "logits", ndim=max(logits.ndim, 2))
+    if logits.shape[-1] < 2:
+        raise ValueError(f"logits must have at least 2 classes (last axis), got {logits.shape}")
+    if 0 in logits.shape:
+        raise ValueError(f"logits is empty: shape {logits.shape}")
+    warn_if_probabilities(logits, "logits")
     labels = int_labels(labels, "labels", n_classes=logits.shape[-1])
     if logits.shape[-2] != len(labels):
         raise ValueError(
@@ -97,11 +115,18 @@ def lira_statistic(logits, labels) -> np.ndarray:
 
 
 def _masked_mean_std(values: np.ndarray, mask: np.ndarray):
-    """Per-record mean and std (ddof 0) of values (M, n, Q) over the models where mask (M, n)."""
+    """Per-record mean and std (ddof 0) of values (M, n, Q) over the models where mask (M, n).
+
+    NaN for a record with no model on the mask's side.
+    """
     weights = mask[:, :, None].astype(np.float64)
-    count = weights.sum(axis=0)
-    mean = (weights * values).sum(axis=0) / count
-    variance = (weights * (values - mean) ** 2).sum(axis=0) / count
+    count = np.broadcast_to(weights.sum(axis=0), values.shape[1:])
+    has = count > 0
+    mean = np.divide(
+        (weights * values).sum(axis=0), count, out=np.full(count.shape, np.nan), where=has
+    )
+    squares = (weights * (values - np.nan_to_num(mean)) ** 2).sum(axis=0)
+    variance = np.divide(squares, count, out=np.full(count.shape, np.nan), where=has)
     return mean, np.sqrt(variance)
 
 
@@ -116,16 +141,24 @@ class LiRA:
     averaged. Means are per-record averages (the paper's Algorithm 1; the authors' code uses the
     median); standard deviations use ddof 0 and a 1e-30 floor, as in the authors' code.
 
+    Reference models that each include a record with probability ½ leave some records with few
+    models on one side. A record with a single model on a side uses that side's global σ (as
+    with ``fix_variance``), with a warning saying for how many records. A record with no OUT
+    model (online: no IN or no OUT model) cannot be scored: its score is NaN, a warning says how
+    many, and ``unscored_`` marks them; drop them before evaluating (``keep =
+    ~attack.unscored_``), or train the references on :func:`mialab.training.balanced_in_mask`,
+    which gives every record as many IN as OUT models.
+
     Args:
-        online: use IN models too (stronger; needs both IN and OUT models for every record).
+        online: use IN models too (stronger; needs IN and OUT models for a record to score it).
         fix_variance: one σ_in and one σ_out for all records: the spread of φ over every record
-            and model, as in the authors' code. Better with few reference models; needed with
-            fewer than 2 IN (or OUT) models per record.
+            and model, as in the authors' code. Better with few reference models.
 
     Attributes (after ``fit``):
         mean_in_, std_in_, mean_out_, std_out_: Gaussian parameters, shape ``(n, n_queries)``;
             the standard deviations are scalars with a fixed variance; the IN ones are None
             offline.
+        unscored_: ``(n,)`` bool, True for the records whose score is NaN.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -142,44 +175,76 @@ class LiRA:
 
     def fit(self, ref_logits, ref_in_mask, labels) -> LiRA:
         """Fit the per-record Gaussians; see the class docstring for the shapes."""
+        online = boolean(self.online, "online")
+        boolean(self.fix_variance, "fix_variance")
         logits, mask, labels = _reference_inputs(ref_logits, ref_in_mask, labels)
-        needed = 1 if self.fix_variance else 2
-        sides = [("OUT", ~mask)] + ([("IN", mask)] if self.online else [])
-        for side, side_mask in sides:
-            fewest = side_mask.sum(axis=0).min()
-            if fewest < needed:
-                raise ValueError(
-                    f"ref_in_mask gives some record {fewest} {side} reference model(s); "
-                    f"{'LiRA' if self.online else 'offline LiRA'} with "
-                    f"{'a fixed' if self.fix_variance else 'a per-record'} variance needs at "
-                    f"least {needed}" + ("" if self.fix_variance else " (or fix_variance=True)")
-                )
+        n = mask.shape[1]
+        sides = [("OUT", ~mask)] + ([("IN", mask)] if online else [])
+        unscored = np.zeros(n, bool)
+        for _, side_mask in sides:
+            unscored |= side_mask.sum(axis=0) == 0
+        needs = "an IN and an OUT" if online else "an OUT"
+        if unscored.all():
+            raise ValueError(
+                f"ref_in_mask gives no record {needs} reference model, so LiRA can score none; "
+                "training.balanced_in_mask gives every record as many IN as OUT models"
+            )
+        if unscored.any():
+            warnings.warn(
+                f"{unscored.sum()} of {n} records have no {'IN or no OUT' if online else 'OUT'} "
+                "reference model: their LiRA scores are NaN (unscored_ marks them; drop them "
+                "before evaluating). training.balanced_in_mask gives every record as many IN as "
+                "OUT models.",
+                UserWarning,
+                stacklevel=2,
+            )
         phi = np.swapaxes(lira_statistic(np.swapaxes(logits, 1, 2), labels), 1, 2)  # (M, n, Q)
-        self.mean_out_, self.std_out_ = self._gaussian(phi, ~mask)
-        self.mean_in_, self.std_in_ = self._gaussian(phi, mask) if self.online else (None, None)
+        self.mean_out_, self.std_out_ = self._gaussian(phi, ~mask, "OUT", unscored)
+        self.mean_in_, self.std_in_ = (
+            self._gaussian(phi, mask, "IN", unscored) if online else (None, None)
+        )
         self.labels_ = labels
         self.n_queries_ = phi.shape[2]
+        self.unscored_ = unscored
         return self
 
-    def _gaussian(self, phi, mask):
+    def _gaussian(self, phi, mask, side, unscored):
         mean, std = _masked_mean_std(phi, mask)
+        global_std = np.std(phi[mask]) if mask.any() else np.nan  # every (model, record, query)
         if self.fix_variance:
-            std = np.std(phi[mask])  # over every (model, record, query) on this side
+            std = global_std
+        else:
+            single = (mask.sum(axis=0) == 1) & ~unscored
+            if single.any():
+                warnings.warn(
+                    f"{single.sum()} of {len(single)} records have a single {side} reference "
+                    f"model: their σ_{side.lower()} is the spread over every record and model "
+                    "(as with fix_variance=True)",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                std = np.where(single[:, None], global_std, std)
         return mean, np.maximum(std, 1e-30)
 
     def score(self, target_logits, labels) -> np.ndarray:
-        """Scores of the target's logits on the fitted records: higher = more likely a member."""
+        """Scores of the target's logits on the fitted records: higher = more likely a member.
+
+        NaN for the records in ``unscored_`` (no reference model on a side they need).
+        """
         if not hasattr(self, "labels_"):
             raise RuntimeError("call fit() before score()")
         logits = _target_inputs(target_logits, labels, self.labels_, self.n_queries_)
         phi = lira_statistic(np.swapaxes(logits, 0, 1), self.labels_).T  # (n, Q)
-        if self.online:
-            per_query = norm.logpdf(phi, self.mean_in_, self.std_in_) - norm.logpdf(
-                phi, self.mean_out_, self.std_out_
-            )
-        else:
-            per_query = norm.logcdf(phi, self.mean_out_, self.std_out_)
-        return per_query.mean(axis=1)
+        with np.errstate(invalid="ignore"):
+            if self.online:
+                per_query = norm.logpdf(phi, self.mean_in_, self.std_in_) - norm.logpdf(
+                    phi, self.mean_out_, self.std_out_
+                )
+            else:
+                per_query = norm.logcdf(phi, self.mean_out_, self.std_out_)
+        scores = per_query.mean(axis=1)
+        scores[self.unscored_] = np.nan
+        return scores
 
     def __repr__(self) -> str:
         return f"LiRA(online={self.online}, fix_variance={self.fix_variance})"
@@ -195,7 +260,8 @@ class RMIA:
     records z that no model trained on, and the score of x is the fraction of z with
     ratio_x / ratio_z > γ. Instead of comparing every x with every z (an n × m matrix), the z
     ratios are sorted once and each x is placed among them by binary search: same result,
-    memory O(n + m).
+    memory O(n + m). Everything is computed in log space, so a probability that underflows
+    float64 (a model very sure of another class) still ranks correctly instead of giving 0/0.
 
     Args:
         online: average IN and OUT reference models (needs both for every record); offline
@@ -203,7 +269,8 @@ class RMIA:
         a: offline correction in [0, 1]; None chooses it in ``fit`` with :meth:`select_a`.
         gamma: threshold γ > 0 on the likelihood ratio of x against z.
 
-    Attributes (after ``fit``): ``a_`` (offline), ``prior_x_`` (n,), ``prior_z_`` (m,).
+    Attributes (after ``fit``): ``a_`` (offline), ``log_prior_x_`` (n,) and ``log_prior_z_``
+    (m,), the logarithms of Pr(x) and Pr(z).
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -230,6 +297,7 @@ class RMIA:
                 models on m population records none of them trained on.
             population_labels: ``(m,)`` true labels of the population records.
         """
+        online = boolean(self.online, "online")
         logits, mask, labels = _reference_inputs(ref_logits, ref_in_mask, labels)
         z_logits = logits_with_queries(population_logits, "population_logits", leading=1)
         z_labels = int_labels(population_labels, "population_labels", n_classes=logits.shape[-1])
@@ -240,21 +308,29 @@ class RMIA:
                 f"{logits.shape[2]}, {logits.shape[3]}), got {z_logits.shape}"
             )
         same_length(**{"population_logits (axis 1)": z_logits[0], "population_labels": z_labels})
+        warn_if_probabilities(z_logits, "population_logits")
         positive_number(self.gamma, "gamma")
-        p_x = _true_class(np.exp(log_softmax(logits, axis=-1)), labels).mean(axis=2)  # (M, n)
-        p_z = _true_class(np.exp(log_softmax(z_logits, axis=-1)), z_labels).mean(axis=2)
-        if self.online:
-            if (fewest := min(mask.sum(axis=0).min(), (~mask).sum(axis=0).min())) < 1:
+        log_p_x = _log_true_probability(logits, labels)  # (M, n)
+        log_p_z = _log_true_probability(z_logits, z_labels)
+        no_in, no_out = int((mask.sum(axis=0) == 0).sum()), int(((~mask).sum(axis=0) == 0).sum())
+        balanced = "training.balanced_in_mask gives every record as many IN as OUT models"
+        if online:
+            if no_in or no_out:
                 raise ValueError(
-                    "ref_in_mask gives some record no IN or no OUT reference model; online RMIA "
-                    f"needs both (fewest: {fewest}); use online=False"
+                    f"ref_in_mask gives {no_in} record(s) no IN and {no_out} no OUT reference "
+                    "model; online RMIA needs both for every record"
+                    + (", or use online=False (OUT models only); " if not no_out else "; ")
+                    + balanced
                 )
             self.a_ = None
-            self.prior_x_ = p_x.mean(axis=0)
-            self.prior_z_ = p_z.mean(axis=0)
+            self.log_prior_x_ = logsumexp(log_p_x, axis=0) - np.log(len(log_p_x))
+            self.log_prior_z_ = logsumexp(log_p_z, axis=0) - np.log(len(log_p_z))
         else:
-            if (~mask).sum(axis=0).min() < 1:
-                raise ValueError("ref_in_mask gives some record no OUT reference model")
+            if no_out:
+                raise ValueError(
+                    f"ref_in_mask gives {no_out} record(s) no OUT reference model; offline RMIA "
+                    f"needs one for every record; {balanced}"
+                )
             if self.a is None:
                 self.a_ = self.select_a(
                     ref_logits,
@@ -265,18 +341,20 @@ class RMIA:
                     gamma=self.gamma,
                 )
             else:
-                if isinstance(self.a, bool) or not isinstance(self.a, (int, float)):
-                    raise TypeError(f"a must be a number in [0, 1] or None, got {self.a!r}")
-                if not 0 <= self.a <= 1:
-                    raise ValueError(f"a must lie in [0, 1], got {self.a}")
-                self.a_ = float(self.a)
-            out = (~mask).astype(np.float64)
-            mean_out_x = (out * p_x).sum(axis=0) / out.sum(axis=0)
-            self.prior_x_ = (1 + self.a_) / 2 * mean_out_x + (1 - self.a_) / 2
-            self.prior_z_ = (1 + self.a_) / 2 * p_z.mean(axis=0) + (1 - self.a_) / 2
+                self.a_ = real_number(self.a, "a", low=0, high=1)
+            # log of the mean over OUT models of p(x|θ), then of ((1 + a)/2) mean + (1 - a)/2.
+            log_mean_out_x = logsumexp(log_p_x, axis=0, b=~mask) - np.log((~mask).sum(axis=0))
+            log_mean_z = logsumexp(log_p_z, axis=0) - np.log(len(log_p_z))
+            self.log_prior_x_ = self._offline_prior(log_mean_out_x)
+            self.log_prior_z_ = self._offline_prior(log_mean_z)
         self.labels_, self.population_labels_ = labels, z_labels
         self.n_queries_ = logits.shape[2]
         return self
+
+    def _offline_prior(self, log_mean: np.ndarray) -> np.ndarray:
+        """log(((1 + a)/2) exp(log_mean) + (1 - a)/2), exact for any a in [0, 1]."""
+        with np.errstate(divide="ignore"):  # a = 1 makes the second term log(0) = -inf
+            return np.logaddexp(np.log((1 + self.a_) / 2) + log_mean, np.log((1 - self.a_) / 2))
 
     def score(self, target_logits, labels, *, population_logits) -> np.ndarray:
         """Fraction of population records the target's ratio on x beats by more than γ."""
@@ -293,13 +371,14 @@ class RMIA:
                 f"{logits.shape[1]}, {logits.shape[2]}) like the population given to fit(), "
                 f"got {z_logits.shape}"
             )
-        p_x = _true_class(np.exp(log_softmax(logits, axis=-1)), self.labels_).mean(axis=1)
-        p_z = _true_class(np.exp(log_softmax(z_logits, axis=-1)), self.population_labels_).mean(1)
-        ratio_x = p_x / self.prior_x_
-        ratio_z = np.sort(p_z / self.prior_z_)
-        # ratio_x / ratio_z > γ  <=>  ratio_z < ratio_x / γ: count the z strictly below.
-        below = np.searchsorted(ratio_z, ratio_x / self.gamma, side="left")
-        return below / len(ratio_z)
+        warn_if_probabilities(z_logits, "population_logits")
+        log_p_x = _log_true_probability(logits, self.labels_)
+        log_p_z = _log_true_probability(z_logits, self.population_labels_)
+        log_ratio_x = log_p_x - self.log_prior_x_
+        log_ratio_z = np.sort(log_p_z - self.log_prior_z_)
+        # ratio_x / ratio_z > γ  <=>  log ratio_z < log ratio_x - log γ: count the z strictly below.
+        below = np.searchsorted(log_ratio_z, log_ratio_x - np.log(self.gamma), side="left")
+        return below / len(log_ratio_z)
 
     @staticmethod
     def select_a(

@@ -3,7 +3,8 @@
 Each returns scores where higher means "more likely a member"; thresholding a score is the attack
 (lesson 00). Inputs are logits of shape ``(n, n_classes)`` from any model, as numpy arrays or
 torch tensors; a model that returns probabilities ``p`` can pass ``np.log(p)``, since the
-softmax of log-probabilities gives the probabilities back. All arithmetic is float64.
+softmax of log-probabilities gives the probabilities back (rows that look like probabilities
+raise a warning). All arithmetic is float64.
 """
 
 from __future__ import annotations
@@ -11,19 +12,20 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
-from mialab._checks import float_array, int_labels, same_length
+from mialab._checks import float_array, int_labels, same_length, warn_if_probabilities
 
 __all__ = ["loss_score", "confidence_score", "entropy_score", "modified_entropy_score"]
 
 
-def _checked(logits, labels=None) -> tuple[np.ndarray, np.ndarray | None]:
-    logits = float_array(logits, "logits", ndim=2)
+def _checked(logits, labels=None, *, name: str = "logits") -> tuple[np.ndarray, np.ndarray | None]:
+    logits = float_array(logits, name, ndim=2)
     if logits.shape[1] < 2:
-        raise ValueError(f"logits must have at least 2 classes (columns), got {logits.shape[1]}")
+        raise ValueError(f"{name} must have at least 2 classes (columns), got {logits.shape[1]}")
+    warn_if_probabilities(logits, name)
     if labels is None:
         return logits, None
     labels = int_labels(labels, "labels", n_classes=logits.shape[1])
-    same_length(logits=logits, labels=labels)
+    same_length(**{name: logits, "labels": labels})
     return logits, labels
 
 

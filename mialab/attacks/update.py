@@ -8,7 +8,7 @@ server-side attack of Nasr et al. (2019), in its simplest form.
 
 import numpy as np
 
-from mialab.attacks.threshold import loss_score
+from mialab.attacks.threshold import _checked, loss_score
 
 __all__ = ["loss_decrease_score"]
 
@@ -32,11 +32,11 @@ def loss_decrease_score(logits_before, logits_after, labels) -> np.ndarray:
         >>> loss_decrease_score(before, after, np.array([0, 0])).round(3)
         array([0.566, 0.   ])
     """
-    before = loss_score(logits_before, labels)  # each checks its own logits and the labels
-    after = loss_score(logits_after, labels)
-    if np.shape(logits_before) != np.shape(logits_after):
+    before, labels = _checked(logits_before, labels, name="logits_before")
+    after, _ = _checked(logits_after, labels, name="logits_after")
+    if before.shape != after.shape:
         raise ValueError(
             "logits_before and logits_after must have the same shape, got "
-            f"{np.shape(logits_before)} and {np.shape(logits_after)}"
+            f"{before.shape} and {after.shape}"
         )
-    return after - before
+    return loss_score(after, labels) - loss_score(before, labels)
