@@ -18,11 +18,26 @@ round; the ε reported is the total over all rounds.
 
 from __future__ import annotations
 
-import logging
+# ruff: noqa: E402 (the environment below must be set before flwr is imported)
 import os
+
+# Private by default: no telemetry from Flower and no usage statistics from Ray. Flower reads
+# FLWR_TELEMETRY_ENABLED once, when flwr is first imported, so it is set before the imports
+# below; Ray reads RAY_USAGE_STATS_ENABLED when it starts. A value already set is kept, so
+# FLWR_TELEMETRY_ENABLED=1 in the environment turns Flower's telemetry back on.
+os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+import contextlib
+import ctypes
+import logging
+import re
+import shutil
+import sys
+import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,12 +62,17 @@ from flwr.serverapp.strategy import (
     Strategy,
 )
 from flwr.simulation import run_simulation
+from flwr.supercore import telemetry as flower_telemetry
 from flwr.supercore.task_identity import TaskIdentity
 from torch import nn
 
 from mialab import training
-from mialab._checks import fraction, positive_int, positive_number, seed_value
+from mialab._checks import boolean, positive_int, positive_number, seed_value
 from mialab.data import Dataset
+
+if os.environ["FLWR_TELEMETRY_ENABLED"] == "0":
+    # flwr was imported before mialab, with telemetry on by default: turn it off as above.
+    flower_telemetry.FLWR_TELEMETRY_ENABLED = "0"
 
 __all__ = [
     "FederatedRun",
@@ -63,6 +83,8 @@ __all__ = [
     "run_federated",
     "server_app",
 ]
+
+log = logging.getLogger(__name__)
 
 LocalUpdate = Callable[..., nn.Module]
 
@@ -90,11 +112,17 @@ def local_fit(epochs: int = 1, lr: float = 1e-3, batch_size: int = 32, seed: int
             epochs=epochs,
             lr=lr,
             batch_size=batch_size,
-            seed=seed + 1000 * server_round + client,
+            seed=(seed + 1000 * server_round + client) % 2**32,
             progress=False,
         )
 
     return update
+
+
+def _callable(value, name: str, expected: str):
+    if not callable(value):
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__}")
+    return value
 
 
 def client_app(
@@ -109,25 +137,49 @@ def client_app(
     ``model_fn(context)`` builds the (untrained) model and ``data_fn(context)`` returns this
     node's records; in the simulation ``context.node_config["partition-id"]`` says which client a
     node is. The reply carries the new weights and ``num-examples`` (FedAvg's weight), ``client``
-    and ``unit`` (weight 1, for the uniform average that client-level DP needs).
-    ``clip_on_client`` adds Flower's ``fixedclipping_mod``, which clips the update before it
-    leaves the client (needed with client-side DP clipping).
+    and ``unit`` (weight 1, for the uniform average that client-level DP needs). A client whose
+    training raises (or returns no model) replies with an error that names the client and the
+    reason. ``clip_on_client`` adds Flower's ``fixedclipping_mod``, which clips the update before
+    it leaves the client (needed with client-side DP clipping).
+
+    Example:
+        >>> import mialab as ml
+        >>> app = client_app(lambda context: ml.models.mlp(64, 10),
+        ...                  lambda context: ml.data.load("digits"), local_fit())
     """
+    _callable(model_fn, "model_fn", "a callable model_fn(context) -> nn.Module")
+    _callable(data_fn, "data_fn", "a callable data_fn(context) -> Dataset")
+    _callable(local_update, "local_update", "a callable update(model, data, *, client, round)")
+    clip_on_client = boolean(clip_on_client, "clip_on_client")
     app = ClientApp(mods=[fixedclipping_mod] if clip_on_client else None)
 
     @app.train()
     def train(msg: Message, context: Context) -> Message:
         client = int(context.node_config["partition-id"])
-        data = data_fn(context)
-        model = model_fn(context)
-        model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
-        server_round = int(msg.content["config"]["server-round"])
-        model = local_update(model, data, client=client, server_round=server_round)
+        try:
+            data = data_fn(context)
+            model = model_fn(context)
+            model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
+            server_round = int(msg.content["config"]["server-round"])
+            model = local_update(model, data, client=client, server_round=server_round)
+            if not isinstance(model, nn.Module):
+                raise TypeError(
+                    f"local_update must return the trained nn.Module, got {type(model).__name__}"
+                )
+        except Exception as error:  # reported to the server, which drops this client
+            return Message(Error(code=1, reason=_failure(client, error)), reply_to=msg)
         metrics = MetricRecord({"num-examples": len(data), "client": client, "unit": 1})
         reply = RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": metrics})
         return Message(content=reply, reply_to=msg)
 
     return app
+
+
+def _failure(client: int, error: BaseException) -> str:
+    return f"client {client} failed: {type(error).__name__}: {error}"
+
+
+_FAILED_CLIENT = re.compile(r"client (\d+) failed: ")
 
 
 def _flat(arrays: list[np.ndarray]) -> np.ndarray:
@@ -141,46 +193,88 @@ class ScreenedRecording(Strategy):
     client)]``, a list of numpy arrays in the model's order), then drops replies whose weights
     are not finite, or whose update ‖w_k − w‖ is more than ``reject_factor`` times the median
     update norm of the *other* clients (a leave-one-out median, so one huge update cannot
-    raise its own bar). Dropped clients go to ``rejected``. Replies are passed on in client
-    order, so the average is the same float sum in every run. Error replies (a client that
-    raised) pass through untouched: FedAvg skips them, Flower's DP wrappers skip the round.
+    raise its own bar). Dropped updates go to ``rejected``; every client that did not count in
+    a round (rejected, failed, or no reply within the round's timeout) goes to ``dropped`` with
+    the reason, and is logged as a warning. Replies are passed on in client order, so the
+    average is the same float sum in every run. Error replies (a client that raised) pass
+    through untouched: FedAvg skips them, Flower's DP wrappers skip the round. A round that
+    aggregates no update raises ``RuntimeError`` naming every dropped client.
+
+    Example:
+        >>> from flwr.serverapp.strategy import FedAvg
+        >>> strategy = ScreenedRecording(FedAvg(), reject_factor=10.0)
     """
 
     def __init__(self, strategy: Strategy, *, reject_factor: float = 10.0):
+        if not isinstance(strategy, Strategy):
+            raise TypeError(
+                "strategy must be a Flower Strategy such as FedAvg(), "
+                f"got {type(strategy).__name__}"
+            )
         self.strategy = strategy
         self.reject_factor = positive_number(reject_factor, "reject_factor")
         self.received: dict[tuple[int, int], list[np.ndarray]] = {}
         self.rejected: list[tuple[int, int, str]] = []
+        self.dropped: list[tuple[int, int | None, str]] = []
         self._global = np.empty(0)  # the global weights sent this round, flattened
+        self._sent: list[int] = []  # the nodes asked to train this round
+        self._clients: dict[int, int] = {}  # node id -> client (partition id), as learned
 
     def configure_train(self, server_round, arrays, config, grid) -> Iterable[Message]:
         self._global = _flat(arrays.to_numpy_ndarrays())
-        return self.strategy.configure_train(server_round, arrays, config, grid)
+        if isinstance(grid, LocalGrid):
+            self._clients |= grid.partitions()
+        messages = list(self.strategy.configure_train(server_round, arrays, config, grid))
+        self._sent = [message.metadata.dst_node_id for message in messages]
+        return messages
+
+    def _drop(self, server_round: int, client: int | None, node: int, reason: str) -> None:
+        self.dropped.append((server_round, client, reason))
+        who = f"client {client}" if client is not None else f"node {node}"
+        log.warning("round %d: %s dropped: %s", server_round, who, reason)
 
     def aggregate_train(self, server_round, replies):
         replies = list(replies)
-        errors = [reply for reply in replies if reply.has_error()]
         clients, norms = {}, {}
         for reply in replies:
+            node = reply.metadata.src_node_id
             if reply.has_error():
+                reason = reply.error.reason
+                found = _FAILED_CLIENT.match(reason)
+                if found:
+                    self._clients[node] = int(found.group(1))
+                self._drop(server_round, self._clients.get(node), node, reason)
                 continue
             client = int(reply.content["metrics"]["client"])
+            self._clients[node] = client
             weights = reply.content["arrays"].to_numpy_ndarrays()
             self.received[(server_round, client)] = weights
             clients[client] = reply
             update = _flat(weights) - self._global
             norms[client] = float(np.linalg.norm(update)) if np.all(np.isfinite(update)) else None
+        answered = {reply.metadata.src_node_id for reply in replies}
+        for node in self._sent:
+            if node not in answered:
+                reason = "no reply within the round's timeout"
+                self._drop(server_round, self._clients.get(node), node, reason)
         kept = []
         for client in sorted(clients):
             if norms[client] is None:
-                self.rejected.append((server_round, client, "not finite"))
-                continue
-            others = [n for c, n in norms.items() if c != client and n is not None]
-            if others and norms[client] > self.reject_factor * np.median(others):
-                self.rejected.append((server_round, client, "update too large"))
-                continue
-            kept.append(clients[client])
-        return self.strategy.aggregate_train(server_round, kept + errors)
+                reason = "not finite"
+            else:
+                others = [n for c, n in norms.items() if c != client and n is not None]
+                too_large = others and norms[client] > self.reject_factor * np.median(others)
+                reason = "update too large" if too_large else None
+            if reason is None:
+                kept.append(clients[client])
+            else:
+                self.rejected.append((server_round, client, reason))
+                self._drop(server_round, client, -1, reason)
+        errors = [reply for reply in replies if reply.has_error()]
+        arrays, metrics = self.strategy.aggregate_train(server_round, kept + errors)
+        if arrays is None:
+            raise RuntimeError(_nothing_aggregated(server_round, self.dropped, kept))
+        return arrays, metrics
 
     def configure_evaluate(self, server_round, arrays, config, grid) -> Iterable[Message]:
         return self.strategy.configure_evaluate(server_round, arrays, config, grid)
@@ -192,6 +286,24 @@ class ScreenedRecording(Strategy):
         self.strategy.summary()
 
 
+def _nothing_aggregated(server_round: int, dropped, kept=()) -> str:
+    reasons = [
+        f"client {client}: {reason}" if client is not None else reason
+        for r, client, reason in dropped
+        if r == server_round
+    ]
+    message = f"round {server_round} aggregated no client update"
+    if reasons:
+        message += " (dropped: " + "; ".join(reasons) + ")"
+    if kept:  # Flower's DP wrappers aggregate only when every client's update arrived
+        message += "; with DP, every client must reply in every round"
+    return message
+
+
+class _Stopped(BaseException):
+    """Raised inside a client thread that outlived its round's timeout, to stop it."""
+
+
 class LocalGrid(Grid):
     """A Flower ``Grid`` that hands each message to a ``ClientApp`` in this process.
 
@@ -200,11 +312,26 @@ class LocalGrid(Grid):
     runs. The ClientApp, the ServerApp and Flower's strategies run unchanged; only the transport
     differs. Node ``i + 1`` gets ``node_config = {"partition-id": i, "num-partitions": n}`` as in
     Flower's simulation. Clients run one after another (so runs are reproducible), each in a
-    thread: a ClientApp that raises gives an error reply (as a SuperNode sends); one that has not
-    answered within the round's ``timeout`` gives no reply at all (as a node that vanished).
+    thread, and whatever a client does to torch's global random state is undone when it ends
+    (``torch.random.fork_rng``). A ClientApp that raises gives an error reply (as a SuperNode
+    sends); one that has not answered within the round's ``timeout`` gives no reply at all (as a
+    node that vanished): its result is discarded and its thread is stopped (at its next Python
+    instruction) before the next client starts, so it cannot change later numbers. A thread
+    that cannot be stopped within another minute (stuck in one long native call) ends the run
+    with an error.
+
+    Example:
+        >>> import mialab as ml
+        >>> app = client_app(lambda context: ml.models.mlp(64, 10),
+        ...                  lambda context: ml.data.load("digits"), local_fit())
+        >>> LocalGrid(app, 3).get_node_ids()
+        [1, 2, 3]
     """
 
     def __init__(self, client: ClientApp, n_nodes: int):
+        if not isinstance(client, ClientApp):
+            raise TypeError(f"client must be a Flower ClientApp, got {type(client).__name__}")
+        n_nodes = positive_int(n_nodes, "n_nodes")
         self.client = client
         self.contexts = {
             i + 1: Context(
@@ -226,6 +353,10 @@ class LocalGrid(Grid):
     def run(self):
         return self._run
 
+    def partitions(self) -> dict[int, int]:
+        """Node id -> partition id (the client's index)."""
+        return {node: int(c.node_config["partition-id"]) for node, c in self.contexts.items()}
+
     def create_message(self, content, message_type, dst_node_id, group_id, ttl=None) -> Message:
         return Message(content, dst_node_id, message_type, ttl=ttl, group_id=group_id)
 
@@ -241,19 +372,22 @@ class LocalGrid(Grid):
             )
 
     def _answer_into(self, box: dict, message: Message) -> None:
-        box["reply"] = self._answer(message)
+        with contextlib.suppress(_Stopped), torch.random.fork_rng(devices=[]):
+            box["reply"] = self._answer(message)
 
     def push_messages(self, messages: Iterable[Message], *, timeout: float | None = None):
         ids = []
         for message in messages:
-            message.metadata.__dict__["_message_id"] = uuid.uuid4().hex  # as Flower's grids do
+            message_id = uuid.uuid4().hex
             box: dict[str, Message] = {}
             worker = threading.Thread(target=self._answer_into, args=(box, message), daemon=True)
             worker.start()
             worker.join(timeout)
-            if "reply" in box:
-                self._replies[message.metadata.message_id] = box["reply"]
-            ids.append(message.metadata.message_id)
+            if worker.is_alive():
+                _stop(worker, max(timeout or 0.0, _STOP_GRACE))  # no reply: a vanished node
+            elif "reply" in box:
+                self._replies[message_id] = box["reply"]
+            ids.append(message_id)
         return ids
 
     def pull_messages(self, message_ids: Iterable[str]) -> list[Message]:
@@ -261,6 +395,24 @@ class LocalGrid(Grid):
 
     def send_and_receive(self, messages, *, timeout=None) -> list[Message]:
         return self.pull_messages(self.push_messages(messages, timeout=timeout))
+
+
+_STOP_GRACE = 60.0  # seconds a timed-out client may take to reach its next Python instruction
+
+
+def _stop(worker: threading.Thread, grace: float) -> None:
+    """Stop a client thread that outlived its timeout, and wait until it has stopped."""
+    # CPython's way to raise an exception in another thread; it is raised at the thread's next
+    # Python instruction (a native call, such as a sleep, finishes first).
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(worker.ident), ctypes.py_object(_Stopped)
+    )
+    worker.join(grace)
+    if worker.is_alive():
+        raise RuntimeError(
+            f"a client that did not reply within its round's timeout could not be stopped within "
+            f"{grace:g} s more: it is stuck in a native call and would change later numbers"
+        )
 
 
 @dataclass
@@ -272,35 +424,63 @@ class FederatedRun:
         states: the global model's weights after each round; ``states[0]`` before the first.
         received: ``(round, client) -> weights`` as the server received them (after any
             client-side clipping; before server-side clipping and noise).
-        rejected: ``(round, client, reason)`` for every update the server dropped.
+        rejected: ``(round, client, reason)`` for every update the server screened out.
+        dropped: ``(round, client, reason)`` for every client that did not count in a round:
+            the rejected ones, those that failed (the reason says why) and those that sent no
+            reply within the round's timeout (client None when the server could not tell
+            which client a node was).
         history: one row per round: ``round``, ``clients`` (aggregated), and the global model's
             ``test_accuracy`` and ``test_loss`` when test data was given.
         epsilon: total client-level ε over all rounds at ``delta`` (Flower's RDP accountant,
             every client in every round, no sampling amplification); None without DP, inf
             with clipping but no noise.
         delta: the δ of ``epsilon``.
+
+    Example:
+        >>> import mialab as ml
+        >>> run = FederatedRun(model_fn=lambda: ml.models.mlp(64, 10))
+        >>> run.rounds
+        -1
     """
 
     model_fn: Callable[[], nn.Module]
     states: list[dict[str, torch.Tensor]] = field(default_factory=list)
     received: dict[tuple[int, int], list[np.ndarray]] = field(default_factory=dict)
     rejected: list[tuple[int, int, str]] = field(default_factory=list)
+    dropped: list[tuple[int, int | None, str]] = field(default_factory=list)
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
     epsilon: float | None = None
     delta: float | None = None
+
+    def __post_init__(self):
+        _callable(self.model_fn, "model_fn", "a callable returning a torch nn.Module")
 
     @property
     def rounds(self) -> int:
         return len(self.states) - 1
 
+    def _round(self, server_round, name: str) -> int:
+        if isinstance(server_round, (bool, np.bool_)) or not isinstance(
+            server_round, (int, np.integer)
+        ):
+            raise TypeError(f"{name} must be an int, got {type(server_round).__name__}")
+        if not -len(self.states) <= server_round <= self.rounds:
+            raise ValueError(
+                f"{name} must lie in [0, {self.rounds}] (or count from the end), got {server_round}"
+            )
+        return int(server_round)
+
     def global_model(self, server_round: int = -1) -> nn.Module:
         """The global model after ``server_round`` (0 = initial; default the last)."""
         model = self.model_fn()
-        model.load_state_dict(self.states[server_round])
+        model.load_state_dict(self.states[self._round(server_round, "server_round")])
         return model.eval()
 
     def client_model(self, server_round: int, client: int) -> nn.Module:
         """The model that ``client`` sent in ``server_round``, as the server received it."""
+        server_round = self._round(server_round, "server_round")
+        if isinstance(client, (bool, np.bool_)) or not isinstance(client, (int, np.integer)):
+            raise TypeError(f"client must be an int, got {type(client).__name__}")
         if (server_round, client) not in self.received:
             raise ValueError(f"no update from client {client} in round {server_round}")
         model = self.model_fn()
@@ -318,6 +498,65 @@ def _evaluate(model: nn.Module, test: Dataset) -> dict[str, float]:
     return {
         "test_accuracy": float((logits.argmax(1) == labels).float().mean()),
         "test_loss": float(nn.functional.cross_entropy(logits, labels)),
+    }
+
+
+def _model(model_fn) -> nn.Module:
+    _callable(model_fn, "model_fn", "a callable returning a torch nn.Module")
+    model = model_fn()
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"model_fn must be a callable returning a torch nn.Module, got {type(model).__name__}"
+        )
+    return model
+
+
+def _fits(model: nn.Module, data, name: str) -> Dataset:
+    """``data`` as a Dataset the model can take: its width, labels within its outputs."""
+    if not isinstance(data, Dataset):
+        raise TypeError(f"{name} must be a mialab Dataset, got {type(data).__name__}")
+    try:
+        width = training.predict_logits(model, data.X[:1]).shape[1]
+    except (ValueError, TypeError, RuntimeError) as error:
+        raise ValueError(f"{name} does not fit the model: {error}") from None
+    n_classes = max(width, 2)  # a single logit column is a binary model
+    if data.y.max() >= n_classes:
+        raise ValueError(f"{name} holds label {data.y.max()}; the model has {n_classes} classes")
+    return data
+
+
+def _settings(
+    *,
+    noise_multiplier,
+    clipping_norm,
+    clip_on_client,
+    delta,
+    reject_factor,
+    round_timeout,
+    seed,
+) -> dict:
+    """The server's settings, checked (shared by :func:`server_app` and :func:`run_federated`)."""
+    if noise_multiplier is not None:
+        if isinstance(noise_multiplier, (bool, np.bool_)) or not isinstance(
+            noise_multiplier, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(
+                f"noise_multiplier must be a number or None, got {type(noise_multiplier).__name__}"
+            )
+        if noise_multiplier != 0:
+            noise_multiplier = positive_number(noise_multiplier, "noise_multiplier")
+        noise_multiplier = float(noise_multiplier)
+    delta = positive_number(delta, "delta")
+    if delta >= 1:
+        raise ValueError(f"delta must lie in (0, 1), got {delta}")
+    return {
+        "noise_multiplier": noise_multiplier,
+        "clipping_norm": positive_number(clipping_norm, "clipping_norm"),
+        "clip_on_client": boolean(clip_on_client, "clip_on_client"),
+        "delta": delta,
+        "reject_factor": positive_number(reject_factor, "reject_factor"),
+        "round_timeout": positive_number(round_timeout, "round_timeout"),
+        "seed": seed_value(seed),
     }
 
 
@@ -341,8 +580,30 @@ def server_app(
     With ``noise_multiplier`` set it wraps FedAvg in Flower's client-level DP (fixed clipping,
     on the server or, with ``clip_on_client``, on the clients) with Flower's RDP accountant,
     and averages the clients uniformly (the sensitivity C/m holds only for a plain mean).
-    Arguments are as in :func:`run_federated`.
+    Arguments are as in :func:`run_federated`; a round that aggregates no client update raises
+    ``RuntimeError`` (``run`` keeps what the rounds before it produced).
+
+    Example:
+        >>> import mialab as ml
+        >>> mlp = lambda: ml.models.mlp(64, 10)
+        >>> app = server_app(mlp, FederatedRun(model_fn=mlp), n_clients=2, rounds=1)
     """
+    model = _model(model_fn)
+    if not isinstance(run, FederatedRun):
+        raise TypeError(f"run must be a FederatedRun, got {type(run).__name__}")
+    n_clients, rounds = positive_int(n_clients, "n_clients"), positive_int(rounds, "rounds")
+    if test is not None:
+        test = _fits(model, test, "test")
+    settings = _settings(
+        noise_multiplier=noise_multiplier,
+        clipping_norm=clipping_norm,
+        clip_on_client=clip_on_client,
+        delta=delta,
+        reject_factor=reject_factor,
+        round_timeout=round_timeout,
+        seed=seed,
+    )
+    noise_multiplier = settings["noise_multiplier"]
     app = ServerApp()
 
     @app.main()
@@ -361,7 +622,7 @@ def server_app(
             if noise_multiplier > 0:
                 accountant = RdpAccountant(
                     PrivacyConfig(
-                        target_delta=delta,
+                        target_delta=settings["delta"],
                         population_size=n_clients,
                         neighboring_relation=NeighboringRelation.ADD_OR_REMOVE_ONE,
                         sampling_method=SamplingMethod.NO_AMPLIFICATION,
@@ -369,14 +630,18 @@ def server_app(
                 )
             wrapper = (
                 DifferentialPrivacyClientSideFixedClipping
-                if clip_on_client
+                if settings["clip_on_client"]
                 else DifferentialPrivacyServerSideFixedClipping
             )
             dp = wrapper(
-                strategy, noise_multiplier, clipping_norm, n_clients, accountant=accountant
+                strategy,
+                noise_multiplier,
+                settings["clipping_norm"],
+                n_clients,
+                accountant=accountant,
             )
             strategy = dp
-        screened = ScreenedRecording(strategy, reject_factor=reject_factor)
+        screened = ScreenedRecording(strategy, reject_factor=settings["reject_factor"])
 
         rows = []
 
@@ -393,30 +658,30 @@ def server_app(
 
         # Flower draws the DP noise from numpy's global generator; seed it for this run only.
         outer_state = np.random.get_state()  # noqa: NPY002 (Flower's generator, not ours)
-        np.random.seed(seed)  # noqa: NPY002
+        np.random.seed(settings["seed"])  # noqa: NPY002
         try:
             result = screened.start(
                 grid=grid,
                 initial_arrays=ArrayRecord(model_fn().state_dict()),
                 num_rounds=rounds,
-                timeout=round_timeout,
+                timeout=settings["round_timeout"],
                 evaluate_fn=evaluate,
             )
         finally:
             np.random.set_state(outer_state)  # noqa: NPY002
-        history = pd.DataFrame(rows)
-        history["clients"] = [0] + [
+            run.received, run.rejected = screened.received, screened.rejected
+            run.dropped = screened.dropped
+            run.history = pd.DataFrame(rows)
+        run.history["clients"] = [0] + [
             int(result.train_metrics_clientapp[r]["clients"])
             if r in result.train_metrics_clientapp
             else 0
             for r in range(1, rounds + 1)
         ]
-        run.history = history
-        run.received, run.rejected = screened.received, screened.rejected
         if dp is not None:
             spent = dp.privacy_spent()
             run.epsilon = float("inf") if spent is None else spent.epsilon
-            run.delta = delta
+            run.delta = settings["delta"]
 
     return app
 
@@ -444,7 +709,19 @@ def run_federated(
     epoch). ``engine="local"`` runs the apps in this process through :class:`LocalGrid` (about a
     second a run); ``engine="ray"`` runs them in Flower's own simulation engine, Ray, started
     lean: ``num_cpus`` (default the machine's, at most one per client), no dashboard, a small
-    object store, one CPU per client. Both give the same numbers for the same seed.
+    object store, one CPU per client, on loopback only, its files in a temporary folder that is
+    removed afterwards. The same engine gives the same numbers for the same seed (and the same
+    number of torch threads); the two engines agree to float32 rounding, not bit for bit, since
+    Ray gives each client one torch thread and a sum over several threads is added up in a
+    different order.
+
+    A client that fails, sends a non-finite or far too large update, or does not reply within
+    ``round_timeout`` is dropped from its round (``FederatedRun.dropped``, with the reason, and a
+    logged warning); a round that aggregates no client raises ``RuntimeError``.
+
+    Neither engine sends anything off the machine: Flower's telemetry and Ray's usage
+    statistics are off (``FLWR_TELEMETRY_ENABLED=0`` and ``RAY_USAGE_STATS_ENABLED=0`` are set
+    when this module is imported, unless already set).
 
     Args:
         model_fn: builds the model, the same initial weights on every call (e.g.
@@ -457,7 +734,7 @@ def run_federated(
             alone.
         clipping_norm: C, the bound on each client's update norm (with DP).
         clip_on_client: clip on the clients (Flower's client-side wrapper) instead of the server.
-        delta: δ at which ε is reported.
+        delta: δ at which ε is reported, in (0, 1).
         reject_factor: updates more than this many times the others' median norm are dropped.
         round_timeout: seconds the server waits for replies in a round.
         engine: ``"local"`` or ``"ray"``.
@@ -477,42 +754,34 @@ def run_federated(
         >>> run.history.columns.tolist(), run.rounds, sorted(run.received)
         (['round', 'test_accuracy', 'test_loss', 'clients'], 2, [(1, 0), (1, 1), (2, 0), (2, 1)])
     """
-    if not callable(model_fn) or not isinstance(model_fn(), nn.Module):
-        raise TypeError("model_fn must be a callable returning a torch nn.Module")
+    model = _model(model_fn)
     if not isinstance(clients, (list, tuple)) or not clients:
         raise ValueError("clients must be a non-empty list of mialab Datasets")
     for index, data in enumerate(clients):
-        if not isinstance(data, Dataset):
-            raise TypeError(f"clients[{index}] must be a mialab Dataset, got {type(data).__name__}")
-    if test is not None and not isinstance(test, Dataset):
-        raise TypeError(f"test must be a mialab Dataset or None, got {type(test).__name__}")
-    if local_update is not None and not callable(local_update):
-        raise TypeError("local_update must be callable")
-    if noise_multiplier is not None and noise_multiplier != 0:
-        positive_number(noise_multiplier, "noise_multiplier")
-    if engine not in ("local", "ray"):
+        _fits(model, data, f"clients[{index}]")
+    if local_update is not None:
+        _callable(local_update, "local_update", "a callable update(model, data, *, client, round)")
+    if not isinstance(engine, str) or engine not in ("local", "ray"):
         raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
+    if num_cpus is not None:
+        num_cpus = positive_int(num_cpus, "num_cpus")
     n_clients, rounds = len(clients), positive_int(rounds, "rounds")
-    run = FederatedRun(model_fn=model_fn)
-    server = server_app(
-        model_fn,
-        run,
-        n_clients=n_clients,
-        rounds=rounds,
-        test=test,
+    settings = _settings(
         noise_multiplier=noise_multiplier,
-        clipping_norm=positive_number(clipping_norm, "clipping_norm"),
-        clip_on_client=bool(clip_on_client),
-        delta=fraction(delta, "delta"),
+        clipping_norm=clipping_norm,
+        clip_on_client=clip_on_client,
+        delta=delta,
         reject_factor=reject_factor,
-        round_timeout=positive_number(round_timeout, "round_timeout"),
-        seed=seed_value(seed),
+        round_timeout=round_timeout,
+        seed=seed,
     )
+    run = FederatedRun(model_fn=model_fn)
+    server = server_app(model_fn, run, n_clients=n_clients, rounds=rounds, test=test, **settings)
     client = client_app(
         lambda context: model_fn(),
         lambda context: clients[int(context.node_config["partition-id"])],
-        local_update or local_fit(seed=seed),
-        clip_on_client=clip_on_client and noise_multiplier is not None,
+        local_update or local_fit(seed=settings["seed"]),
+        clip_on_client=settings["clip_on_client"] and settings["noise_multiplier"] is not None,
     )
     flower_logger = logging.getLogger("flwr")
     level = flower_logger.level
@@ -526,22 +795,67 @@ def run_federated(
         flower_logger.setLevel(level)
     if not run.states:
         raise RuntimeError("the Flower run ended before its first round; see its log")
+    if run.rounds < rounds:  # a failed ServerApp that the engine only logged
+        raise RuntimeError(_nothing_aggregated(run.rounds + 1, run.dropped))
     return run
 
 
 def _run_locally(server: ServerApp, client: ClientApp, n_clients: int) -> None:
     # Flower stamps every message with the sending task's identity, which its runtimes set
     # per process; set it as they do, for this run only.
-    saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
+    names = ("task_id", "run_id", "node_id")
+    saved = {}
+    for name in names:
+        try:
+            saved[name] = getattr(TaskIdentity, name)
+        except RuntimeError:  # not set in this process
+            saved[name] = None
     TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 0, SUPERLINK_NODE_ID
     try:
         server(LocalGrid(client, n_clients), Context(0, SUPERLINK_NODE_ID, {}, RecordDict(), {}))
     finally:
-        TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved
+        for name in names:
+            setattr(TaskIdentity, name, saved[name])
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the duration of the block (and the processes it starts)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _ray_environment(temp_dir: str) -> dict[str, str]:
+    """What the processes of a local Ray simulation get, so that none reaches off the machine."""
+    closed = "http://127.0.0.1:9"  # a closed loopback port: such a request fails at once
+    loopback = "localhost,127.0.0.1,::1"
+    return {
+        # One node on loopback: Ray then binds and connects to 127.0.0.1 only (and skips its
+        # lookup of the machine's outward address, a UDP connect towards 8.8.8.8).
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        # Ray's API server asks the cloud metadata addresses (169.254.169.254 and
+        # metadata.google.internal) which cloud it runs on, even with usage statistics off;
+        # its plain-HTTP requests go to a closed port on loopback instead. Ray's own traffic
+        # is gRPC, which Ray keeps off any proxy.
+        "http_proxy": closed,
+        "HTTP_PROXY": closed,
+        "no_proxy": loopback,
+        "NO_PROXY": loopback,
+        # Ray's session folders (logs, sockets) go into a folder of this run, removed after it.
+        "RAY_TMPDIR": temp_dir,
+    }
 
 
 def _run_on_ray(server: ServerApp, client: ClientApp, n_clients: int, num_cpus) -> None:
-    num_cpus = positive_int(num_cpus or min(os.cpu_count() or 1, n_clients), "num_cpus")
+    num_cpus = num_cpus or min(os.cpu_count() or 1, n_clients)
     backend = {
         "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
         "init_args": {
@@ -552,4 +866,11 @@ def _run_on_ray(server: ServerApp, client: ClientApp, n_clients: int, num_cpus) 
             "log_to_driver": False,
         },
     }
-    run_simulation(server, client, num_supernodes=n_clients, backend_config=backend)
+    # Unix socket paths are short (about 100 characters): stay in /tmp where Ray would be.
+    parent = os.environ.get("RAY_TMPDIR") or ("/tmp" if sys.platform != "win32" else None)
+    temp_dir = tempfile.mkdtemp(prefix="mialab-ray-", dir=parent)
+    try:
+        with _environment(**_ray_environment(temp_dir)):
+            run_simulation(server, client, num_supernodes=n_clients, backend_config=backend)
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
