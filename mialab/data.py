@@ -21,10 +21,12 @@ from mialab import _clinical_notes
 from mialab._checks import (
     float_array,
     int_labels,
+    int_pair,
     positive_int,
     positive_number,
     same_length,
     seed_value,
+    to_numpy,
 )
 
 __all__ = [
@@ -63,7 +65,17 @@ class Dataset:
     n_classes: int = field(init=False)
 
     def __post_init__(self):
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a string, got {type(self.name).__name__}")
+        if not isinstance(self.class_names, (tuple, list)) or not self.class_names:
+            raise TypeError(
+                f"class_names must be a non-empty tuple of names, got {self.class_names!r}"
+            )
         X = float_array(self.X, "X", ndim=2).astype(np.float32)
+        if not np.all(np.isfinite(X)):
+            raise ValueError(
+                "X has values too large for float32 (at most 3.4e38 in absolute value)"
+            )
         y = int_labels(self.y, "y", n_classes=len(self.class_names))
         same_length(X=X, y=y)
         object.__setattr__(self, "X", X)
@@ -84,8 +96,31 @@ class Dataset:
         )
 
     def subset(self, indices) -> Dataset:
-        """The records at ``indices`` (any numpy index), as a new Dataset."""
-        indices = np.asarray(indices)
+        """The records at ``indices``, as a new Dataset.
+
+        ``indices``: positions in ``[0, len(self))`` (a list, range, array or tensor), a boolean
+        mask of length ``len(self)``, or a slice. At least one record must be selected.
+        """
+        if not isinstance(indices, slice):
+            indices = to_numpy(indices, "indices")
+            if indices.ndim != 1:
+                raise ValueError(f"indices must be 1-D, got shape {indices.shape}")
+            if indices.dtype == bool:
+                if len(indices) != len(self):
+                    raise ValueError(
+                        f"indices is a boolean mask of length {len(indices)}, the dataset has "
+                        f"{len(self)} records"
+                    )
+            elif indices.size and not np.issubdtype(indices.dtype, np.integer):
+                raise TypeError(f"indices must hold integer positions, got dtype {indices.dtype}")
+            elif indices.size and (indices.min() < 0 or indices.max() >= len(self)):
+                raise ValueError(
+                    f"indices must lie in [0, {len(self)}), got values from {indices.min()} to "
+                    f"{indices.max()}"
+                )
+            indices = indices.astype(bool if indices.dtype == bool else np.int64)
+        if len(self.y[indices]) == 0:
+            raise ValueError("indices select no records")
         return Dataset(
             self.X[indices],
             self.y[indices],
@@ -245,6 +280,13 @@ class MembershipSplit:
     nonmembers: Dataset
     population: Dataset
 
+    def __post_init__(self):
+        for name in ("members", "nonmembers", "population"):
+            if not isinstance(getattr(self, name), Dataset):
+                raise TypeError(
+                    f"{name} must be a mialab Dataset, got {type(getattr(self, name)).__name__}"
+                )
+
     def candidates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Members then non-members as ``(X, y, is_member)``: the attacker's challenge set."""
         X = np.concatenate([self.members.X, self.nonmembers.X])
@@ -378,10 +420,10 @@ def shifted(X, shift: tuple[int, int], *, image_shape: tuple[int, int] = (8, 8))
         array([[0., 0., 0., 2.]])
     """
     X = float_array(X, "X", ndim=2)
-    height, width = (positive_int(s, "image_shape") for s in image_shape)
+    height, width = int_pair(image_shape, "image_shape")
     if X.shape[1] != height * width:
         raise ValueError(f"X must have {height * width} columns for images {image_shape}")
-    down, right = (int(s) for s in shift)
+    down, right = int_pair(shift, "shift", positive=False)
     if abs(down) >= height or abs(right) >= width:
         raise ValueError(f"shift must be smaller than the image, got {shift} for {image_shape}")
     images = X.reshape(-1, height, width)

@@ -12,7 +12,7 @@ import itertools
 import torch
 from torch import nn
 
-from mialab._checks import positive_int, seed_value
+from mialab._checks import boolean, int_pair, positive_int, seed_value
 
 __all__ = ["CharLM", "char_lm", "cnn", "gan", "mlp"]
 
@@ -83,8 +83,8 @@ def cnn(
         torch.Size([5, 10])
     """
     n_classes = positive_int(n_classes, "n_classes")
-    height, width = (positive_int(s, "image_shape") for s in image_shape)
-    c1, c2 = (positive_int(c, "channels") for c in channels)
+    height, width = int_pair(image_shape, "image_shape")
+    c1, c2 = int_pair(channels, "channels")
 
     def build():
         return nn.Sequential(
@@ -135,6 +135,7 @@ def gan(
     n_features = positive_int(n_features, "n_features")
     latent_dim = positive_int(latent_dim, "latent_dim")
     hidden = positive_int(hidden, "hidden")
+    bounded = boolean(bounded, "bounded")
 
     def build():
         generator = nn.Sequential(

@@ -7,6 +7,7 @@ its own half of a data pool (lesson 01). A researcher's own model needs neither,
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 
@@ -17,8 +18,17 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
-from mialab._checks import float_array, int_labels, positive_int, same_length, seed_value
+from mialab._checks import (
+    boolean,
+    float_array,
+    int_labels,
+    positive_int,
+    positive_number,
+    same_length,
+    seed_value,
+)
 from mialab.data import Dataset
+from mialab.models import CharLM
 
 __all__ = [
     "fit",
@@ -43,6 +53,124 @@ def _features_and_labels(data, name: str) -> tuple[np.ndarray, np.ndarray]:
     y = int_labels(data[1], f"{name} y")
     same_length(**{f"{name} X": X, f"{name} y": y})
     return X, y
+
+
+def _features(data, name: str) -> np.ndarray:
+    """Rows X from a Dataset, a tuple ``(X, y)`` (labels ignored) or an array X."""
+    if isinstance(data, (Dataset, tuple)):
+        return _features_and_labels(data, name)[0]
+    return float_array(data, name, ndim=2)
+
+
+def _model_dtype(model: nn.Module) -> torch.dtype:
+    """The floating dtype of the model's weights (float32 for a model without any)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
+
+
+def _input_width(model: nn.Module) -> int | None:
+    """The row width the model's first layer takes, where that layer says so."""
+    for layer in model.modules():
+        if any(True for _ in layer.children()) or isinstance(
+            layer, (nn.Flatten, nn.Identity, nn.Dropout)
+        ):
+            continue
+        if isinstance(layer, nn.Linear):
+            return layer.in_features
+        if isinstance(layer, nn.Unflatten) and layer.dim in (1, -1):
+            return int(np.prod(layer.unflattened_size))
+        return None
+    return None
+
+
+def _rows_for(model: nn.Module, X: np.ndarray, name: str) -> torch.Tensor:
+    """Rows ``X`` as a tensor in the model's dtype, checked against the model's input width.
+
+    A float32 model cannot take 1e300 (it becomes inf once cast), so values that overflow the
+    model's dtype are refused here rather than turned into infinite logits.
+    """
+    width = _input_width(model)
+    if width is not None and X.shape[1] != width:
+        raise ValueError(f"{name} has {X.shape[1]} features per row, the model takes {width}")
+    dtype = _model_dtype(model)
+    X_t = torch.as_tensor(X, dtype=dtype)
+    if not torch.isfinite(X_t).all():
+        raise ValueError(
+            f"{name} has values too large for the model's {dtype} "
+            f"(at most {torch.finfo(dtype).max:.3g} in absolute value)"
+        )
+    return X_t
+
+
+def _two_columns(logits: torch.Tensor) -> torch.Tensor:
+    """A binary model's single logit z as the two logits [0, z] (softmax = sigmoid)."""
+    if logits.ndim == 2 and logits.shape[1] == 1:
+        return torch.cat([torch.zeros_like(logits), logits], dim=1)
+    return logits
+
+
+def _forward(model: nn.Module, X_t: torch.Tensor, name: str) -> torch.Tensor:
+    """``model(X_t)`` as ``(n, n_classes)`` logits; a row the model cannot take names ``name``."""
+    try:
+        logits = model(X_t)
+    except RuntimeError as error:
+        raise ValueError(
+            f"{name} has rows of shape {tuple(X_t.shape[1:])}, which the model cannot take: {error}"
+        ) from None
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ValueError(f"model must map rows to logits of shape (n, n_classes), got {shape}")
+    return _two_columns(logits)
+
+
+def _check_labels_fit(model: nn.Module, X_t: torch.Tensor, y: np.ndarray, name: str) -> None:
+    """Refuse labels the model has no output for (one forward pass of one row, no gradients)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            n_classes = _forward(model, X_t[:1], f"{name} X").shape[1]
+    finally:
+        model.train(was_training)
+    if y.max() >= n_classes:
+        raise ValueError(
+            f"{name} y holds label {y.max()}, but the model has {n_classes} classes "
+            f"(labels 0..{n_classes - 1})"
+        )
+
+
+def _learning_rate(lr, model: nn.Module) -> float:
+    """A positive, finite learning rate that the model's dtype can hold."""
+    lr = positive_number(lr, "lr")
+    if lr > torch.finfo(_model_dtype(model)).max:
+        raise ValueError(f"lr={lr:g} overflows the model's {_model_dtype(model)}")
+    return lr
+
+
+def _check_finite(loss: torch.Tensor, lr: float) -> None:
+    """Stop as soon as training diverges, instead of returning a model with NaN weights."""
+    if not torch.isfinite(loss).all():
+        raise ValueError(
+            f"training diverged (the loss became {loss.detach().flatten()[0].item()}): "
+            f"lower lr (got lr={lr:g})"
+        )
+
+
+def _check_weights(tensors, lr: float) -> None:
+    if not all(torch.isfinite(t).all() for t in tensors):
+        raise ValueError(
+            f"training diverged (the weights became NaN or inf): lower lr (got lr={lr:g})"
+        )
+
+
+def _not_a_language_model(model, name: str = "model") -> None:
+    if isinstance(model, CharLM):
+        raise TypeError(
+            f"{name} is a character language model: train it with fit_lm and read it with "
+            "token_logprobs"
+        )
 
 
 def _positive_float(value, name: str) -> float:
@@ -96,17 +224,21 @@ def fit(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _not_a_language_model(model)
     X, y = _features_and_labels(data, "data")
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
-    lr = _positive_float(lr, "lr")
+    lr = _learning_rate(lr, model)
     weight_decay = _positive_float(weight_decay, "weight_decay")
     seed = seed_value(seed)
     if monitor is not None and not callable(monitor):
         raise TypeError("monitor must be callable or None")
+    return_curves = boolean(return_curves, "return_curves")
+    progress = boolean(progress, "progress")
 
-    X_t = torch.as_tensor(X, dtype=torch.float32)
+    X_t = _rows_for(model, X, "data X")
     y_t = torch.as_tensor(y, dtype=torch.long)
+    _check_labels_fit(model, X_t, y, "data")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     loss_fn = nn.CrossEntropyLoss()
     rows = []
@@ -116,8 +248,11 @@ def fit(
             model.train()
             for batch in torch.randperm(len(y_t)).split(batch_size):
                 optimizer.zero_grad()
-                loss_fn(model(X_t[batch]), y_t[batch]).backward()
+                loss = loss_fn(_two_columns(model(X_t[batch])), y_t[batch])
+                _check_finite(loss, lr)
+                loss.backward()
                 optimizer.step()
+            _check_weights(model.parameters(), lr)
             if return_curves or monitor is not None:
                 rows.append({"epoch": epoch, **_epoch_row(model, X_t, y_t, loss_fn, monitor)})
     model.eval()
@@ -129,7 +264,7 @@ def fit(
 def _epoch_row(model, X_t, y_t, loss_fn, monitor) -> dict:
     model.eval()
     with torch.no_grad():
-        logits = model(X_t)
+        logits = _two_columns(model(X_t))
     row = {
         "train_loss": loss_fn(logits, y_t).item(),
         "train_accuracy": (logits.argmax(1) == y_t).float().mean().item(),
@@ -229,16 +364,27 @@ def fit_many(
         >>> len(refs), in_mask.shape, int(in_mask.sum(axis=0).min())
         (4, (4, 100), 2)
     """
-    if not callable(model_factory):
-        raise TypeError("model_factory must be callable: model_factory(seed=s) -> nn.Module")
+    expected = (
+        "model_factory(seed=s) -> nn.Module, e.g. functools.partial(mialab.models.mlp, 64, 10)"
+    )
+    if isinstance(model_factory, nn.Module) or not callable(model_factory):
+        got = "a model" if isinstance(model_factory, nn.Module) else type(model_factory).__name__
+        raise TypeError(f"model_factory must be a function {expected}; got {got}")
+    try:
+        inspect.signature(model_factory).bind(seed=0)
+    except TypeError:
+        raise TypeError(f"model_factory must take a keyword argument seed: {expected}") from None
+    except ValueError:
+        pass  # no signature to read (some built-in callables): trust it
     X, y = _features_and_labels(pool, "pool")
     n_models = positive_int(n_models, "n_models")
     settings = {
         "epochs": positive_int(epochs, "epochs"),
         "batch_size": positive_int(batch_size, "batch_size"),
-        "lr": _positive_float(lr, "lr"),
+        "lr": positive_number(lr, "lr"),
         "weight_decay": _positive_float(weight_decay, "weight_decay"),
     }
+    progress = boolean(progress, "progress")
     if executor is not None and not isinstance(executor, Executor):
         raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
     rng = np.random.default_rng(seed_value(seed))
@@ -247,6 +393,9 @@ def fit_many(
     models = [model_factory(seed=s) for s in seeds]
     if not all(isinstance(m, nn.Module) for m in models):
         raise TypeError("model_factory must return torch.nn.Module instances")
+    _not_a_language_model(models[0], "model_factory's model")
+    _check_labels_fit(models[0], _rows_for(models[0], X, "pool X"), y, "pool")
+    _learning_rate(settings["lr"], models[0])
 
     if chunk_size is None:
         workers = getattr(executor, "_max_workers", 1) if executor is not None else 1
@@ -301,7 +450,7 @@ def _train_stacked(models, X, y, in_mask, seeds, settings) -> None:
     if np.any(sizes != sizes[0]):
         raise ValueError("every model must train on the same number of records")
     rows = torch.as_tensor(np.stack([np.flatnonzero(row) for row in in_mask]))  # (M, k)
-    X_models = torch.as_tensor(X, dtype=torch.float32)[rows]  # (M, k, d)
+    X_models = torch.as_tensor(X, dtype=_model_dtype(models[0]))[rows]  # (M, k, d)
     y_models = torch.as_tensor(y, dtype=torch.long)[rows]  # (M, k)
     n_models, k = rows.shape
 
@@ -323,14 +472,19 @@ def _train_stacked(models, X, y, in_mask, seeds, settings) -> None:
         for _ in range(settings["epochs"]):
             order = torch.stack([torch.randperm(k, generator=g) for g in generators])
             for batch in order.split(settings["batch_size"], dim=1):
-                logits = batched_forward(params, buffers, X_models[model_index, batch])
+                logits = _two_columns_stacked(
+                    batched_forward(params, buffers, X_models[model_index, batch])
+                )
                 losses = nn.functional.cross_entropy(
                     logits.flatten(0, 1), y_models[model_index, batch].flatten(), reduction="none"
                 )
                 optimizer.zero_grad()
                 # Summing the models' mean losses gives each model the gradient of its own loss.
-                losses.view(n_models, -1).mean(dim=1).sum().backward()
+                total = losses.view(n_models, -1).mean(dim=1).sum()
+                _check_finite(total, settings["lr"])
+                total.backward()
                 optimizer.step()
+            _check_weights(params.values(), settings["lr"])
     with torch.no_grad():
         for m, model in enumerate(models):
             for name, tensor in model.named_parameters():
@@ -339,10 +493,19 @@ def _train_stacked(models, X, y, in_mask, seeds, settings) -> None:
                 tensor.copy_(buffers[name][m])
 
 
+def _two_columns_stacked(logits: torch.Tensor) -> torch.Tensor:
+    """:func:`_two_columns` for stacked models' ``(n_models, batch, 1)`` logits."""
+    if logits.shape[-1] == 1:
+        return torch.cat([torch.zeros_like(logits), logits], dim=-1)
+    return logits
+
+
 def predict_logits(model, X, *, batch_size: int = 4096) -> np.ndarray:
     """Logits for rows ``X``, from one model or from each of a sequence of models.
 
     Eval mode, no gradients, in batches; each model's train/eval mode is restored afterwards.
+    ``X`` is cast to each model's dtype (float32 or float64). A binary model with one output
+    ``z`` gets the two logits ``[0, z]``, whose softmax is ``[1 - sigmoid(z), sigmoid(z)]``.
 
     Args:
         model: a torch module mapping rows to logits, or a sequence of them (e.g. the reference
@@ -360,23 +523,25 @@ def predict_logits(model, X, *, batch_size: int = 4096) -> np.ndarray:
         >>> predict_logits([models.mlp(4, 3), models.mlp(4, 3)], np.zeros((2, 4))).shape
         (2, 2, 3)
     """
-    X_t = torch.as_tensor(float_array(X, "X", ndim=2), dtype=torch.float32)
+    X = float_array(X, "X", ndim=2)
     batch_size = positive_int(batch_size, "batch_size")
     if isinstance(model, Sequence) and not isinstance(model, nn.Module):
         if not model:
             raise ValueError("model is an empty sequence")
-        return np.stack([_logits(m, X_t, batch_size) for m in model])
-    return _logits(model, X_t, batch_size)
+        return np.stack([_logits(m, X, batch_size) for m in model])
+    return _logits(model, X, batch_size)
 
 
-def _logits(model, X_t: torch.Tensor, batch_size: int) -> np.ndarray:
+def _logits(model, X: np.ndarray, batch_size: int) -> np.ndarray:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _not_a_language_model(model)
+    X_t = _rows_for(model, X, "X")
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            logits = torch.cat([model(batch) for batch in X_t.split(batch_size)])
+            logits = torch.cat([_forward(model, batch, "X") for batch in X_t.split(batch_size)])
     finally:
         model.train(was_training)
     return logits.double().numpy()
@@ -421,15 +586,13 @@ def fit_gan(
     for name, module in (("generator", generator), ("discriminator", discriminator)):
         if not isinstance(module, nn.Module):
             raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
-    if isinstance(data, (Dataset, tuple)):
-        X, _ = _features_and_labels(data, "data")
-    else:
-        X = float_array(data, "data", ndim=2)
+    X = _features(data, "data")
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
-    lr = _positive_float(lr, "lr")
+    lr = min(_learning_rate(lr, generator), _learning_rate(lr, discriminator))
+    progress = boolean(progress, "progress")
     latent_dim = _latent_dim(generator)
-    X_t = torch.as_tensor(X, dtype=torch.float32)
+    X_t = _gan_rows(generator, discriminator, X, "data")
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
@@ -440,17 +603,48 @@ def fit_gan(
         for _ in tqdm(range(epochs), desc="training GAN", disable=not progress):
             for batch in torch.randperm(len(X_t)).split(batch_size):
                 real = X_t[batch]
-                fake = generator(torch.randn(len(real), latent_dim))
+                fake = generator(torch.randn(len(real), latent_dim, dtype=real.dtype))
                 opt_d.zero_grad()
-                d_loss = bce(discriminator(real), torch.ones(len(real), 1)) + bce(
-                    discriminator(fake.detach()), torch.zeros(len(real), 1)
+                d_loss = bce(discriminator(real), torch.ones_like(real[:, :1])) + bce(
+                    discriminator(fake.detach()), torch.zeros_like(real[:, :1])
                 )
+                _check_finite(d_loss, lr)
                 d_loss.backward()
                 opt_d.step()
                 opt_g.zero_grad()
-                bce(discriminator(fake), torch.ones(len(real), 1)).backward()
+                g_loss = bce(discriminator(fake), torch.ones_like(real[:, :1]))
+                _check_finite(g_loss, lr)
+                g_loss.backward()
                 opt_g.step()
     return generator.eval(), discriminator.eval()
+
+
+def _gan_rows(generator: nn.Module, discriminator: nn.Module, X: np.ndarray, name: str):
+    """``X`` in the discriminator's dtype, checked against both networks' widths."""
+    X_t = _rows_for(discriminator, X, f"{name} X")
+    noise = torch.zeros(1, _latent_dim(generator), dtype=_model_dtype(generator))
+    was_training = generator.training, discriminator.training
+    generator.eval()
+    discriminator.eval()
+    try:
+        with torch.no_grad():
+            fake = generator(noise)
+            if fake.shape != (1, X.shape[1]):
+                raise ValueError(
+                    f"generator makes rows of shape {tuple(fake.shape[1:])}, {name} has "
+                    f"{X.shape[1]} features"
+                )
+            score = discriminator(X_t[:1])
+    except RuntimeError as error:
+        raise ValueError(f"{name} X does not fit the discriminator: {error}") from None
+    finally:
+        generator.train(was_training[0])
+        discriminator.train(was_training[1])
+    if score.shape != (1, 1):
+        raise ValueError(
+            f"discriminator must map each row to one logit, got shape {tuple(score.shape[1:])}"
+        )
+    return X_t
 
 
 def _latent_dim(generator: nn.Module) -> int:
@@ -473,7 +667,10 @@ def sample(generator: nn.Module, n: int, *, seed: int = 0) -> np.ndarray:
         raise TypeError(f"generator must be a torch.nn.Module, got {type(generator).__name__}")
     n = positive_int(n, "n")
     noise = torch.randn(
-        n, _latent_dim(generator), generator=torch.Generator().manual_seed(seed_value(seed))
+        n,
+        _latent_dim(generator),
+        generator=torch.Generator().manual_seed(seed_value(seed)),
+        dtype=_model_dtype(generator),
     )
     was_training = generator.training
     generator.eval()
@@ -484,9 +681,20 @@ def sample(generator: nn.Module, n: int, *, seed: int = 0) -> np.ndarray:
         generator.train(was_training)
 
 
+def _char_lm(model) -> CharLM:
+    if not isinstance(model, CharLM):
+        raise TypeError(
+            f"model must be a mialab CharLM (mialab.models.char_lm), got {type(model).__name__}"
+        )
+    return model
+
+
 def _encoded(model, texts, name: str = "texts") -> tuple[torch.Tensor, torch.Tensor]:
     """Texts as padded ``(inputs, targets)``: "\\n" + text + "\\n", targets shifted by one."""
-    if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
+    model = _char_lm(model)
+    if isinstance(texts, (pd.Series, np.ndarray)) and texts.ndim == 1:
+        texts = list(texts)
+    if isinstance(texts, str) or not isinstance(texts, Sequence) or not len(texts):
         raise TypeError(f"{name} must be a non-empty list of strings")
     index = {c: i for i, c in enumerate(model.alphabet)}
     rows = []
@@ -542,7 +750,8 @@ def fit_lm(
     """
     inputs, targets = _encoded(model, texts)
     epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
-    lr = _positive_float(lr, "lr")
+    lr = _learning_rate(lr, model)
+    progress = boolean(progress, "progress")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     with torch.random.fork_rng(devices=[]):
@@ -550,7 +759,9 @@ def fit_lm(
         for _ in tqdm(range(epochs), desc="training language model", disable=not progress):
             for batch in torch.randperm(len(inputs)).split(batch_size):
                 optimizer.zero_grad()
-                _sequence_loss(model, inputs[batch], targets[batch]).backward()
+                loss = _sequence_loss(model, inputs[batch], targets[batch])
+                _check_finite(loss, lr)
+                loss.backward()
                 optimizer.step()
     return model.eval()
 
@@ -562,6 +773,7 @@ def token_logprobs(model: nn.Module, texts, *, batch_size: int = 256) -> list[np
     The input every score of :mod:`mialab.attacks.language` takes.
     """
     inputs, targets = _encoded(model, texts)
+    batch_size = positive_int(batch_size, "batch_size")
     model.eval()
     out = []
     for start in range(0, len(inputs), batch_size):
@@ -588,7 +800,8 @@ def generate(
 
     Each next character is drawn from the model's distribution sharpened by ``temperature``
     (probabilities ∝ p^(1/temperature)); ``temperature=0`` always takes the likeliest one
-    (greedy). A note ends at the model's newline or after ``max_chars`` new characters.
+    (greedy), and any temperature above 0, however small, approaches it without overflowing. A
+    note ends at the model's newline or after ``max_chars`` new characters.
 
     Example:
         >>> from mialab import models
@@ -596,8 +809,11 @@ def generate(
         >>> len(notes), all(set(note) <= set("ab") for note in notes)
         (3, True)
     """
+    model = _char_lm(model)
     n, max_chars = positive_int(n, "n"), positive_int(max_chars, "max_chars")
     temperature = _positive_float(temperature, "temperature")  # 0 (greedy) is allowed
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a string, got {type(prefix).__name__}")
     inputs, _ = _encoded(model, [prefix], "prefix")
     tokens = inputs[:, : len(prefix) + 1].repeat(n, 1)  # the leading newline and the prefix
     newline = model.alphabet.index("\n")
@@ -609,7 +825,9 @@ def generate(
         if temperature == 0:
             following = logits.argmax(1)
         else:
-            probs = torch.softmax(logits / temperature, dim=1)
+            # Shifted so the likeliest is 0: a tiny temperature sends the rest to -inf, not NaN.
+            shifted = logits - logits.max(dim=1, keepdim=True).values
+            probs = torch.softmax(shifted / temperature, dim=1)
             following = torch.multinomial(probs, 1, generator=sampling).squeeze(1)
         following[ended] = newline
         ended |= following == newline

@@ -90,7 +90,9 @@ def test_reference_models_learn(pool, digits):
 
 def test_bad_arguments_are_named(pool):
     cases = [
-        (lambda: ml.training.fit_many("mlp", pool, 2), TypeError, "model_factory must be callable"),
+        (lambda: ml.training.fit_many("mlp", pool, 2), TypeError, "model_factory must be a func"),
+        (lambda: ml.training.fit_many(FACTORY(), pool, 2), TypeError, "got a model"),
+        (lambda: ml.training.fit_many(lambda: FACTORY(), pool, 2), TypeError, "argument seed"),
         (lambda: ml.training.fit_many(FACTORY, pool.X, 2), TypeError, "pool must be"),
         (lambda: ml.training.fit_many(FACTORY, pool, 0), ValueError, "n_models must be at least"),
         (lambda: ml.training.fit_many(FACTORY, pool, 2, executor=4), TypeError, "executor must"),

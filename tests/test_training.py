@@ -90,7 +90,7 @@ def test_bad_arguments_are_named(digits):
         (lambda: ml.training.predict_logits(model, np.zeros(64)), ValueError, "X must have 2"),
         (lambda: ml.models.mlp(64, 0), ValueError, "n_classes must be at least 1"),
         (lambda: ml.models.mlp(64, 10, hidden=64), TypeError, "hidden must be a tuple"),
-        (lambda: ml.models.cnn(10, seed=-1), ValueError, "seed must be non-negative"),
+        (lambda: ml.models.cnn(10, seed=-1), ValueError, r"seed must lie in \[0, 2\*\*32\)"),
     ]
     for call, error, message in cases:
         with pytest.raises(error, match=message):

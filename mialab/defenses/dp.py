@@ -13,6 +13,7 @@ import functools
 import math
 import warnings
 
+import numpy as np
 import torch
 from opacus import PrivacyEngine
 from opacus.accountants.utils import get_noise_multiplier
@@ -21,11 +22,14 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from mialab import training
-from mialab._checks import fraction, positive_int, positive_number, seed_value
+from mialab._checks import positive_int, positive_number, seed_value
 
 __all__ = ["check_private", "fit_private", "fit_private_gan", "fit_private_lm"]
 
 ACCOUNTANTS = ("prv", "rdp")
+# Above this ε the guarantee bounds nothing (e^100 ≈ 2.7e43), and Opacus' noise search slows to
+# minutes (the PRV accountant's grid grows with ε: 42 s for one step of the search at ε = 1000).
+MAX_EPSILON = 100.0
 GRAD_SAMPLE_MODES = ("hooks", "functorch", "ew")
 
 
@@ -75,7 +79,7 @@ def _make_private(module, optimizer, dataset, *, target_epsilon, delta, epochs, 
 
 
 def _classifier_loss(model, X_batch, y_batch) -> torch.Tensor:
-    return nn.functional.cross_entropy(model(X_batch), y_batch)
+    return nn.functional.cross_entropy(training._two_columns(model(X_batch)), y_batch)
 
 
 def _train_private(model, dataset, batch_loss, *, lr, epochs, delta, **privacy) -> float:
@@ -90,9 +94,12 @@ def _train_private(model, dataset, batch_loss, *, lr, epochs, delta, **privacy) 
                 if len(batch[0]) == 0:  # Poisson sampling can draw an empty batch
                     continue
                 optimizer.zero_grad(set_to_none=True)
-                batch_loss(private, *batch).backward()
+                loss = batch_loss(private, *batch)
+                training._check_finite(loss, lr)
+                loss.backward()
                 optimizer.step()
         private._close()  # remove Opacus' hooks: the module is an ordinary model again
+        training._check_weights(model.parameters(), lr)
         return float(engine.get_epsilon(delta))
 
 
@@ -104,16 +111,34 @@ def _checked_settings(target_epsilon, delta, epochs, max_grad_norm, batch_size, 
         raise ValueError(
             f"grad_sample_mode must be one of {GRAD_SAMPLE_MODES}, got {grad_sample_mode!r}"
         )
-    if not (isinstance(target_epsilon, (int, float)) and target_epsilon == math.inf):
+    if _is_number(target_epsilon) and target_epsilon == math.inf:
+        target_epsilon = math.inf  # np.float32(inf) too: train without noise
+    else:
         target_epsilon = positive_number(target_epsilon, "target_epsilon")
+        if target_epsilon > MAX_EPSILON:
+            raise ValueError(
+                f"target_epsilon must be at most {MAX_EPSILON:g}, got {target_epsilon:g}: a "
+                "guarantee of e^100 bounds nothing, and the noise search for it runs for minutes; "
+                "pass math.inf to train without noise (same optimiser and epochs)"
+            )
+    if not _is_number(delta):
+        raise TypeError(f"delta must be a number, got {type(delta).__name__}")
+    if not 0 < delta < 1:
+        raise ValueError(f"delta must lie in (0, 1) (keep it below 1/n), got {delta}")
     return (
         target_epsilon,
-        fraction(delta, "delta"),
+        float(delta),
         positive_int(epochs, "epochs"),
         positive_number(max_grad_norm, "max_grad_norm"),
         positive_int(batch_size, "batch_size"),
         positive_number(lr, "lr"),
         seed_value(seed),
+    )
+
+
+def _is_number(value) -> bool:
+    return not isinstance(value, (bool, np.bool_)) and isinstance(
+        value, (int, float, np.integer, np.floating)
     )
 
 
@@ -158,13 +183,15 @@ def fit_private(
     """Train ``model`` in place with DP-SGD (Adam as the update rule) to (ε, δ)-DP.
 
     ``target_epsilon=math.inf`` trains without privacy, with the same optimiser and epochs
-    (:func:`mialab.training.fit`), so an ε sweep can include its non-private end.
+    (:func:`mialab.training.fit`), so an ε sweep can include its non-private end. A finite ε may
+    be at most ``MAX_EPSILON`` (100): beyond it the guarantee means nothing and Opacus' search
+    for the noise takes minutes.
 
     Args:
         model: a torch module Opacus supports (:func:`check_private`).
         data: a :class:`~mialab.data.Dataset` or a tuple ``(X, y)``.
-        target_epsilon: ε to reach after ``epochs``.
-        delta: δ; keep it below 1/n.
+        target_epsilon: ε to reach after ``epochs``, in (0, 100], or ``math.inf``.
+        delta: δ in (0, 1); keep it below 1/n.
         epochs: passes over the data (in expectation: batches are Poisson-sampled).
         max_grad_norm: C, the bound on each example's gradient norm.
         batch_size: expected batch size; the sampling rate is batch_size / n.
@@ -191,12 +218,16 @@ def fit_private(
         target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, accountant,
         grad_sample_mode, seed,
     )  # fmt: skip
+    training._not_a_language_model(model)
+    training._learning_rate(lr, model)
     X, y = training._features_and_labels(data, "data")
+    X_t = training._rows_for(model, X, "data X")  # in the model's dtype, width checked
+    training._check_labels_fit(model, X_t, y, "data")
     if target_epsilon == math.inf:
         training.fit(model, (X, y), epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                      progress=False)  # fmt: skip
         return model.eval(), math.inf
-    X, y = torch.from_numpy(X).float(), torch.from_numpy(y).long()
+    X, y = X_t, torch.from_numpy(y).long()
     epsilon = _train_private(
         model, TensorDataset(X, y), _classifier_loss,
         target_epsilon=target_epsilon, delta=delta, epochs=epochs, max_grad_norm=max_grad_norm,
@@ -230,6 +261,8 @@ def fit_private_gan(
     the data, so the sensitivity to one real record stays C). Otherwise as
     :func:`mialab.training.fit_gan` (non-saturating loss, Adam with β₁ = 0.5).
 
+    ``data`` is a :class:`~mialab.data.Dataset`, ``(X, y)`` (labels ignored) or an array X.
+
     Returns:
         ``(generator, discriminator, epsilon)``, trained, in eval mode.
 
@@ -248,13 +281,15 @@ def fit_private_gan(
     target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, seed = _checked_settings(
         target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, accountant, "hooks", seed
     )
+    training._learning_rate(lr, generator), training._learning_rate(lr, discriminator)
+    # An array X, a Dataset or (X, y), as fit_gan takes; X in the discriminator's dtype.
+    X = training._gan_rows(generator, discriminator, training._features(data, "data"), "data")
     if target_epsilon == math.inf:
         generator, discriminator = training.fit_gan(
             generator, discriminator, data, epochs=epochs, batch_size=batch_size, lr=lr,
             seed=seed, progress=False,
         )  # fmt: skip
         return generator, discriminator, math.inf
-    X = torch.as_tensor(training._features_and_labels(data, "data")[0], dtype=torch.float32)
     latent_dim = training._latent_dim(generator)
     bce = nn.BCEWithLogitsLoss()
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
@@ -272,14 +307,19 @@ def fit_private_gan(
             for (real,) in loader:
                 if len(real) == 0:
                     continue
-                fake = generator(torch.randn(len(real), latent_dim))
-                truth = torch.cat([torch.ones(len(real), 1), torch.zeros(len(real), 1)])
+                fake = generator(torch.randn(len(real), latent_dim, dtype=real.dtype))
+                ones = torch.ones_like(real[:, :1])
+                truth = torch.cat([ones, torch.zeros_like(ones)])
                 opt_d.zero_grad(set_to_none=True)
-                bce(private(torch.cat([real, fake.detach()])), truth).backward()
+                d_loss = bce(private(torch.cat([real, fake.detach()])), truth)
+                training._check_finite(d_loss, lr)
+                d_loss.backward()
                 opt_d.step()
                 private.disable_hooks()  # the generator's step needs no per-example gradients
                 opt_g.zero_grad(set_to_none=True)
-                bce(private(fake), torch.ones(len(real), 1)).backward()
+                g_loss = bce(private(fake), ones)
+                training._check_finite(g_loss, lr)
+                g_loss.backward()
                 opt_g.step()
                 private.enable_hooks()
         private._close()
@@ -325,6 +365,7 @@ def fit_private_lm(
         return training.fit_lm(model, texts, epochs=epochs, batch_size=batch_size, lr=lr,
                                seed=seed, progress=False), math.inf  # fmt: skip
     inputs, targets = training._encoded(model, texts)
+    training._learning_rate(lr, model)
     epsilon = _train_private(
         model, TensorDataset(inputs, targets), training._sequence_loss,
         target_epsilon=target_epsilon, delta=delta, epochs=epochs, max_grad_norm=max_grad_norm,
