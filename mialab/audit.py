@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,11 +30,13 @@ from tqdm.auto import tqdm
 
 from mialab import attacks, plots
 from mialab._checks import (
+    boolean,
     float_array,
     fraction,
     int_labels,
     membership_labels,
     positive_int,
+    real_number,
     same_length,
     seed_value,
 )
@@ -56,6 +59,17 @@ def clopper_pearson(successes: int, trials: int, *, alpha: float) -> tuple[float
         >>> [round(b, 4) for b in clopper_pearson(8, 10, alpha=0.05)]
         [0.4931, 0.9632]
     """
+    for name, value in (("successes", successes), ("trials", trials)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not 0 <= successes <= trials or trials < 1:
+        raise ValueError(
+            f"successes and trials must satisfy 0 <= successes <= trials and trials >= 1, got "
+            f"successes={successes}, trials={trials}"
+        )
+    alpha = real_number(alpha, "alpha", low=0, high=1)
+    if alpha in (0.0, 1.0):
+        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha}")
     low = 0.0 if successes == 0 else stats.beta.ppf(alpha, successes, trials - successes + 1)
     high = (
         1.0 if successes == trials else stats.beta.ppf(1 - alpha, successes + 1, trials - successes)
@@ -112,7 +126,7 @@ def epsilon_lower_bound(
         threshold: with a threshold, the bound at that threshold over all the records given;
             without, the threshold maximising the bound on a seeded half of the records, and
             the bound computed on the other half.
-        seed: seeds the split when no threshold is given.
+        seed: seeds the split when no threshold is given (an int: same seed, same bound).
 
     Returns:
         ε_lb ≥ 0; 0 means the attack proves nothing.
@@ -124,8 +138,9 @@ def epsilon_lower_bound(
         3.53
     """
     scores, is_member, delta, alpha = _checked(scores, is_member, "is_member", delta, confidence)
+    seed = seed_value(seed)
     if threshold is not None:
-        return _bound_at(scores, is_member, float(threshold), delta, alpha)
+        return _bound_at(scores, is_member, real_number(threshold, "threshold"), delta, alpha)
     order = np.random.default_rng(seed).permutation(len(scores))
     choose, count = order[: len(order) // 2], order[len(order) // 2 :]
     for name, part in (("choosing", choose), ("counting", count)):
@@ -277,7 +292,13 @@ class AuditReport:
 def _outputs(model, X: np.ndarray, name: str) -> np.ndarray:
     """Logits of a torch classifier, or of any callable mapping rows to logits/log-probs."""
     if isinstance(model, nn.Module):
-        return predict_logits(model, X)
+        try:
+            return predict_logits(model, X)
+        except (RuntimeError, ValueError) as error:  # e.g. a layer of another input width
+            raise ValueError(
+                f"{name} could not be applied to the records of members and nonmembers "
+                f"({X.shape[1]} features each): {error}"
+            ) from None
     if callable(model):
         logits = float_array(model(X), f"the output of {name}", ndim=2)
         if len(logits) != len(X):
@@ -360,7 +381,11 @@ def _target(model, members, nonmembers, member_logits, nonmember_logits, member_
             "nonmember_logits=, or member_predictions= and nonmember_predictions="
         )
     if logits is not None and (logits.shape[1] < 2 or y.max() >= logits.shape[1]):
-        raise ValueError(f"labels must be class indices below the {logits.shape[1]} logit columns")
+        given = "members and nonmembers" if X is not None else "member_labels and nonmember_labels"
+        raise ValueError(
+            f"the true labels of {given} must be class indices below the target's "
+            f"{logits.shape[1]} logit columns (at least 2), got labels up to {y.max()}"
+        )
     return X, y, len(y_in), logits, predicted
 
 
@@ -445,7 +470,14 @@ def audit_model(
         True
     """
     delta = fraction(delta, "delta", low_open=False)
+    if fraction(confidence, "confidence") == 1:
+        raise ValueError("confidence must be below 1")
     n_exposed, seed = positive_int(n_exposed, "n_exposed"), seed_value(seed)
+    progress = boolean(progress, "progress")
+    if positive_int(n_references, "n_references") < 2:
+        raise ValueError("n_references must be at least 2 (each record IN and OUT of some)")
+    if train_reference is not None and not callable(train_reference):
+        raise TypeError("train_reference must be a function train_reference(X, y, seed) -> model")
     X, y, n_members, logits, predicted = _target(
         model, members, nonmembers, member_logits, nonmember_logits, member_labels,
         nonmember_labels, member_predictions, nonmember_predictions,
@@ -472,9 +504,6 @@ def audit_model(
 
     references = []
     if train_reference is not None:
-        n_references = positive_int(n_references, "n_references")
-        if n_references < 2:
-            raise ValueError("n_references must be at least 2 (each record IN and OUT of some)")
         reference_in_mask = balanced_in_mask(n_references, len(y), seed=seed)
         for i, mask in enumerate(
             tqdm(reference_in_mask, desc="reference models", disable=not progress)
@@ -486,12 +515,20 @@ def audit_model(
             reference_logits, reference_in_mask, logits
         )
         n = len(reference_logits)
-        lira = attacks.LiRA(online=True, fix_variance=n < 64).fit(
-            reference_logits, reference_in_mask, y
-        )
+        with warnings.catch_warnings():  # the note below says what the warning would
+            warnings.filterwarnings("ignore", "records have no IN or no OUT", UserWarning)
+            lira = attacks.LiRA(online=True, fix_variance=n < 64).fit(
+                reference_logits, reference_in_mask, y
+            )
         scores["LiRA"] = lira.score(logits, y)
+        how = ("each trained on a random half of the audited records (every record IN for half "
+               "of them)" if references else "and the reference_in_mask given")  # fmt: skip
         notes.append(f"LiRA (online{', fixed variance' if n < 64 else ''}) with {n} reference "
-                     "models, each trained on a random half of the audited records.")  # fmt: skip
+                     f"models, {how}.")  # fmt: skip
+        if lira.unscored_.any():
+            notes.append(f"LiRA could not score {lira.unscored_.sum()} of {len(y)} records (no IN "
+                         "or no OUT reference model): its row covers the others only; "
+                         "training.balanced_in_mask gives every record both.")  # fmt: skip
     elif logits is not None:
         notes.append("No reference models: LiRA and RMIA were not run (give train_reference= or "
                      "reference_logits=); the threshold attacks are weaker, so a low score here "
@@ -509,17 +546,19 @@ def audit_model(
         notes.append("RMIA was not run: it needs model=, train_reference= and population=(X, y), "
                      "records no model trained on.")  # fmt: skip
 
+    scored = {name: np.flatnonzero(np.isfinite(score)) for name, score in scores.items()}
     results, rows = zip(*(
-        _row(name, score, is_member, delta=delta, confidence=confidence, seed=seed)
+        _row(name, score[scored[name]], is_member[scored[name]], delta=delta,
+             confidence=confidence, seed=seed)
         for name, score in tqdm(scores.items(), desc="attacks", disable=not progress)
     ), strict=True)  # fmt: skip
     table = pd.DataFrame(list(rows))
     strongest = results[int(np.lexsort((table.auc, table["tpr_at_0.01"]))[-1])]
-    top = np.argsort(-strongest.scores, kind="stable")[:n_exposed]
+    top = scored[strongest.name][np.argsort(-strongest.scores, kind="stable")[:n_exposed]]
     most_exposed = pd.DataFrame({
         "set": np.where(is_member[top], "member", "non-member"),
         "index": np.where(is_member[top], top, top - n_members),
-        "score": strongest.scores[top],
+        "score": scores[strongest.name][top],
         "attack": strongest.name,
     })  # fmt: skip
     return AuditReport(table, results, most_exposed, tuple(notes), confidence, delta,

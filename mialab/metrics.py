@@ -145,10 +145,18 @@ def results_table(results, *, fprs=DEFAULT_FPRS) -> pd.DataFrame:
             AUC  TPR@0.1%FPR  TPR@1%FPR  TPR@10%FPR  advantage
         a  0.75          0.5        0.5         0.5        0.5
     """
+    if isinstance(results, AttackResult):
+        results = [results]
+    if isinstance(results, (str, bytes)) or not hasattr(results, "__iter__"):
+        raise TypeError("results must be a non-empty sequence of AttackResult")
     results = list(results)
     if not results or not all(isinstance(r, AttackResult) for r in results):
         raise TypeError("results must be a non-empty sequence of AttackResult")
+    if isinstance(fprs, (str, bytes)) or not hasattr(fprs, "__iter__"):
+        raise TypeError(f"fprs must be a sequence of false-positive rates, got {fprs!r}")
     fprs = tuple(fraction(f, "fprs") for f in fprs)
+    if not fprs:
+        raise ValueError("fprs is empty")
     return pd.DataFrame([r.summary(fprs) for r in results], index=[r.name for r in results])
 
 
@@ -164,22 +172,28 @@ class Confusion:
 
     @property
     def tpr(self) -> float:
-        return self.true_positives / (self.true_positives + self.false_negatives)
+        """Fraction of members flagged (NaN when there are no members)."""
+        return _ratio(self.true_positives, self.true_positives + self.false_negatives)
 
     @property
     def fpr(self) -> float:
-        return self.false_positives / (self.false_positives + self.true_negatives)
+        """Fraction of non-members flagged (NaN when there are no non-members)."""
+        return _ratio(self.false_positives, self.false_positives + self.true_negatives)
 
     @property
     def precision(self) -> float:
         """Fraction of flagged records that are members (NaN when nothing is flagged)."""
-        flagged = self.true_positives + self.false_positives
-        return self.true_positives / flagged if flagged else float("nan")
+        return _ratio(self.true_positives, self.true_positives + self.false_positives)
 
     @property
     def accuracy(self) -> float:
+        """Fraction of records judged right (NaN when there are none)."""
         correct = self.true_positives + self.true_negatives
-        return correct / (correct + self.false_positives + self.false_negatives)
+        return _ratio(correct, correct + self.false_positives + self.false_negatives)
+
+
+def _ratio(count: int, total: int) -> float:
+    return count / total if total else float("nan")
 
 
 def confusion_at(scores, is_member, threshold: float) -> Confusion:
@@ -192,7 +206,7 @@ def confusion_at(scores, is_member, threshold: float) -> Confusion:
         >>> c.tpr, c.fpr, c.precision
         (0.5, 0.5, 0.5)
     """
-    scores = float_array(scores, "scores", ndim=1)
+    scores = _scores(scores)
     is_member = membership_labels(is_member)
     same_length(scores=scores, is_member=is_member)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)):

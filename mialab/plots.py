@@ -6,7 +6,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.axes import Axes
 
+from mialab._checks import boolean, positive_int, real_number
 from mialab.metrics import AttackResult
 
 __all__ = ["roc", "score_histogram"]
@@ -19,6 +21,15 @@ def _results(results) -> list[AttackResult]:
     if not results or not all(isinstance(r, AttackResult) for r in results):
         raise TypeError("results must be an AttackResult or a non-empty sequence of them")
     return results
+
+
+def _axes(ax, figsize):
+    """The axes to draw on: ``ax``, or those of a new figure when it is None."""
+    if ax is None:
+        return plt.subplots(figsize=figsize)[1]
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be matplotlib axes or None, got {type(ax).__name__}")
+    return ax
 
 
 def roc(results, *, ax=None, log: bool = True, title: str | None = None):
@@ -43,8 +54,10 @@ def roc(results, *, ax=None, log: bool = True, title: str | None = None):
         'log'
     """
     results = _results(results)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    log = boolean(log, "log")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a string or None, got {type(title).__name__}")
+    ax = _axes(ax, (4.5, 4.5))
     low = min(r.min_fpr for r in results) / 2 if log else 0.0
     for result in results:
         # A rate of 0 has no place on a log axis: draw it along the plot's edge instead.
@@ -84,8 +97,10 @@ def score_histogram(result: AttackResult, *, ax=None, bins: int = 40, threshold=
     """
     if not isinstance(result, AttackResult):
         raise TypeError(f"result must be an AttackResult, got {type(result).__name__}")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.5))
+    bins = positive_int(bins, "bins")
+    if threshold is not None:
+        threshold = real_number(threshold, "threshold")
+    ax = _axes(ax, (5, 3.5))
     frame = pd.DataFrame(
         {
             "score": result.scores,

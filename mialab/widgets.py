@@ -14,8 +14,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from mialab import plots, training
+from mialab._checks import float_array
 from mialab.attacks.language import exposure_estimate
 from mialab.metrics import AttackResult, confusion_at
+from mialab.models import CharLM
 
 __all__ = ["threshold_explorer", "attack_explorer", "completion_explorer"]
 
@@ -117,8 +119,17 @@ def attack_explorer(
     if not isinstance(results, dict) or not results:
         raise TypeError("results must be a non-empty dict {(attack, n_models): AttackResult}")
     for key, value in results.items():
-        if not (isinstance(key, tuple) and len(key) == 2 and isinstance(value, AttackResult)):
+        if not (
+            isinstance(key, tuple)
+            and len(key) == 2
+            and isinstance(key[0], str)
+            and isinstance(key[1], (int, float, np.integer, np.floating))
+            and not isinstance(key[1], (bool, np.bool_))
+            and isinstance(value, AttackResult)
+        ):
             raise TypeError("results must map (attack name, number of models) to AttackResult")
+    if not isinstance(unit, str):
+        raise TypeError(f"unit must be a string, got {type(unit).__name__}")
     if baseline is not None and not isinstance(baseline, AttackResult):
         raise TypeError(f"baseline must be an AttackResult, got {type(baseline).__name__}")
     names = sorted({name for name, _ in results})
@@ -179,7 +190,15 @@ def completion_explorer(model, candidate_logprobs, *, space_size: int, prefix: s
         >>> summary.value.startswith("<b>ab</b>")
         True
     """
-    sample = np.asarray(candidate_logprobs, dtype=np.float64)
+    if not isinstance(model, CharLM):
+        raise TypeError(f"model must be a mialab.models.CharLM, got {type(model).__name__}")
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a string, got {type(prefix).__name__}")
+    sample = float_array(candidate_logprobs, "candidate_logprobs", ndim=1)
+    try:  # the same checks the estimate makes at every redraw, named for this function
+        exposure_estimate(min(float(sample.max()), 0.0), sample, space_size=space_size)
+    except (TypeError, ValueError) as error:
+        raise type(error)(str(error).replace("sample_logprobs", "candidate_logprobs")) from None
     text = w.Text(value=prefix, description="prefix", continuous_update=False,
                   layout=w.Layout(width="90%"))  # fmt: skip
     summary = w.HTML()

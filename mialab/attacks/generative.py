@@ -13,7 +13,7 @@ from scipy.stats import gaussian_kde
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
-from mialab._checks import float_array, positive_int, positive_number, to_numpy
+from mialab._checks import float_array, positive_int, positive_number, seed_value, to_numpy
 
 __all__ = [
     "logan_score",
@@ -64,7 +64,12 @@ def logan_score(discriminator, X) -> np.ndarray:
     if not callable(discriminator):
         raise TypeError("discriminator must be a torch module or a callable returning scores")
     if hasattr(discriminator, "parameters"):
-        values = predict_logits(discriminator, X)
+        try:
+            values = predict_logits(discriminator, X)
+        except (RuntimeError, ValueError) as error:  # e.g. a first layer of another width
+            raise ValueError(
+                f"discriminator could not be applied to X ({X.shape[1]} features): {error}"
+            ) from None
     else:
         values = to_numpy(discriminator(X), "discriminator(X)")
     values = np.asarray(values)
@@ -117,11 +122,21 @@ def _reconstruction_distance(generator, X, *, steps, restarts, lr, seed) -> np.n
 
     steps = positive_int(steps, "steps")
     restarts = positive_int(restarts, "restarts")
-    if not hasattr(generator, "parameters"):
+    lr, seed = positive_number(lr, "lr"), seed_value(seed)
+    if not isinstance(generator, torch.nn.Module):
         raise TypeError("generator must be a torch module mapping noise to rows")
     latent_dim = _latent_dim(generator)
-    target = torch.as_tensor(X, dtype=torch.float32).repeat(restarts, 1)  # restart-major rows
-    start = torch.randn(len(target), latent_dim, generator=torch.Generator().manual_seed(seed))
+    dtype = next(generator.parameters()).dtype
+    with torch.no_grad():
+        width = tuple(generator(torch.zeros(2, latent_dim, dtype=dtype)).shape[1:])
+    if width != (X.shape[1],):
+        raise ValueError(
+            f"the records must have the generator's {width} output features, got "
+            f"{X.shape[1]} (X or record_sets)"
+        )
+    target = torch.as_tensor(X, dtype=dtype).repeat(restarts, 1)  # restart-major rows
+    noise = torch.Generator().manual_seed(seed)
+    start = torch.randn(len(target), latent_dim, generator=noise).to(dtype)
     z = start.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([z], lr=lr)
     was_training = generator.training
@@ -217,7 +232,9 @@ def monte_carlo_score(
     ``n_components`` principal components of ``pca_data`` (held-out records, none of them
     candidates) when given, else in the raw features. By default ε is the median, over the
     candidates, of the distance to their nearest sample (the median heuristic), so about half the
-    candidates have at least one sample within ε.
+    candidates have at least one sample within ε. When more than half the candidates have an
+    exact copy among the samples, that median is 0 and would score every record 0: ε is then
+    the median over the candidates without a copy (copies still count, at distance 0 < ε).
 
     Args:
         X: ``(n, d)`` candidate records.
@@ -247,7 +264,15 @@ def monte_carlo_score(
         pca = PCA(n_components=n_components).fit(checked["pca_data"])
         X, samples = pca.transform(X), pca.transform(samples)
     if epsilon is None:
-        epsilon = float(np.median(_nearest_distance(X, samples)))
+        nearest = _nearest_distance(X, samples)
+        epsilon = float(np.median(nearest))
+        if epsilon == 0:  # most candidates have an exact copy among the samples
+            if not (nearest > 0).any():
+                raise ValueError(
+                    "every candidate in X has an exact copy in samples, so no radius can be "
+                    "chosen from the data; give epsilon"
+                )
+            epsilon = float(np.median(nearest[nearest > 0]))
     else:
         epsilon = positive_number(epsilon, "epsilon")
     distances = NearestNeighbors().fit(samples).radius_neighbors(X, radius=epsilon)[0]
@@ -269,7 +294,7 @@ def domias_score(X, samples, reference, *, bandwidth="scott") -> np.ndarray:
         samples: ``(m, d)`` generated samples, m > d.
         reference: ``(k, d)`` reference records, k > d.
         bandwidth: ``gaussian_kde``'s ``bw_method``: "scott" (n^(-1/(d+4)), the default),
-            "silverman", or a number.
+            "silverman", or a positive number (the kernel's scale relative to the data's).
 
     Returns:
         float64 scores of shape ``(n,)``; higher = more likely a member.
@@ -283,6 +308,11 @@ def domias_score(X, samples, reference, *, bandwidth="scott") -> np.ndarray:
         True
     """
     X, checked = _records(X, {"samples": samples, "reference": reference})
+    if isinstance(bandwidth, str):
+        if bandwidth not in ("scott", "silverman"):
+            raise ValueError(f'bandwidth must be "scott", "silverman" or a number: {bandwidth!r}')
+    else:
+        bandwidth = positive_number(bandwidth, "bandwidth")
     for name, array in checked.items():
         if len(array) <= X.shape[1]:
             raise ValueError(

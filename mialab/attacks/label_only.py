@@ -8,6 +8,7 @@ that lesson 02 shows failing.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -64,7 +65,12 @@ def mask_confidences(model) -> Callable:
         >>> api(np.zeros((2, 4))).dtype
         dtype('int64')
     """
+    from torch import nn
+
     from mialab.training import predict_logits  # training is upstream of attacks
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch module, got {type(model).__name__}")
 
     def predict_labels(X):
         return predict_logits(model, X).argmax(axis=1)
@@ -142,17 +148,18 @@ def augmentation_score(
         array([1., 0.])
     """
     X, y = _inputs(predict_labels, X, y)
+    d = positive_int(max_shift, "max_shift")
+    n_noise = positive_int(n_noise, "n_noise")
+    noise_scale = positive_number(noise_scale, "noise_scale")
+    seed = seed_value(seed)
     if image_shape is not None:
-        d = positive_int(max_shift, "max_shift")
         variants = [
             shifted(X, (dy, dx), image_shape=image_shape)
             for dy in range(-d, d + 1)
             for dx in range(-d, d + 1)
         ]
     else:
-        n_noise = positive_int(n_noise, "n_noise")
-        noise_scale = positive_number(noise_scale, "noise_scale")
-        rng = np.random.default_rng(seed_value(seed))
+        rng = np.random.default_rng(seed)
         variants = [X] + [X + rng.normal(0, noise_scale, X.shape) for _ in range(n_noise)]
     answers = _labels_from(predict_labels, np.concatenate(variants))
     return (answers.reshape(len(variants), len(X)) == y).mean(axis=0)
@@ -200,7 +207,8 @@ def boundary_distance(
 
     Members sit deeper inside their class, so a larger distance suggests a member
     (Choquette-Choo et al. 2021). Distances are 0 for records already misclassified, and
-    ``radius`` (a cap) where no label change was found.
+    ``radius`` (a cap) where no label change was found: a warning says for how many records,
+    since capped records all tie (increase ``radius``; it is in the units of X).
 
     Args:
         predict_labels: ``predict_labels(X) -> labels``.
@@ -292,4 +300,13 @@ def boundary_distance(
         best_point[rows[better]] = refined[better]
 
     distance[idx] = best
+    capped = int(np.sum(best >= radius))
+    if capped:
+        warnings.warn(
+            f"boundary_distance found no label change within radius={radius:g} for {capped} of "
+            f"the {len(idx)} correctly classified records: their distance is the cap, so they "
+            "tie; increase radius (it is in the units of X)",
+            UserWarning,
+            stacklevel=2,
+        )
     return distance

@@ -1,9 +1,11 @@
 """Membership inference on language models, from per-token log-probabilities (lesson 06).
 
 Every score takes a list of 1-d arrays, one per text: the log-probability the model gave to each
-token given the tokens before it (natural log). Any language model can produce them, including a
-Hugging Face model the reader has locally, so the same functions audit a character model trained
-in the lesson and a large pretrained one. Scores are float64, higher = more likely a member.
+token given the tokens before it (natural log); a tuple, a pandas Series or a numpy array of such
+arrays (a 2-d array when every text has the same number of tokens) works too. Any language model
+can produce them, including a Hugging Face model the reader has locally, so the same functions
+audit a character model trained in the lesson and a large pretrained one. Scores are float64,
+higher = more likely a member.
 
 Example:
     >>> import numpy as np
@@ -20,7 +22,7 @@ import zlib
 import numpy as np
 from scipy import stats
 
-from mialab._checks import float_array, fraction
+from mialab._checks import float_array, fraction, to_numpy
 
 __all__ = [
     "exposure",
@@ -32,12 +34,29 @@ __all__ = [
 ]
 
 
+def _as_list(value, name: str, what: str) -> list:
+    """A list, tuple, pandas Series, numpy array or torch tensor as a list of its rows."""
+    if hasattr(value, "detach") or (hasattr(value, "tolist") and not isinstance(value, np.ndarray)):
+        value = to_numpy(value, name) if hasattr(value, "detach") else list(value)  # tensor, Series
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            raise TypeError(f"{name} must be a list of {what}, got a single value")
+        value = list(value)
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list of {what}, got {type(value).__name__}")
+    if len(value) == 0:
+        raise ValueError(f"{name} is empty")
+    return list(value)
+
+
 def _sequences(token_logprobs, name: str = "token_logprobs") -> list[np.ndarray]:
     """A non-empty list of non-empty 1-d float64 arrays of log-probabilities (all ≤ 0)."""
-    if isinstance(token_logprobs, np.ndarray) or not isinstance(token_logprobs, (list, tuple)):
-        raise TypeError(f"{name} must be a list of 1-d arrays, one per text")
-    if not token_logprobs:
-        raise ValueError(f"{name} is empty")
+    token_logprobs = _as_list(token_logprobs, name, "1-d arrays, one per text")
+    if all(np.ndim(s) == 0 for s in token_logprobs):
+        raise TypeError(
+            f"{name} must be a list of 1-d arrays, one per text, got a list of numbers: wrap "
+            f"one text's log-probabilities in a list, [{name}]"
+        )
     arrays = []
     for i, sequence in enumerate(token_logprobs):
         array = float_array(sequence, f"{name}[{i}]", ndim=1)  # rejects empty, NaN, inf
@@ -69,8 +88,9 @@ def zlib_score(token_logprobs, texts) -> np.ndarray:
         array([-0.0693])
     """
     sequences = _sequences(token_logprobs)
-    if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
-        raise TypeError("texts must be a list of strings, one per sequence")
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("texts must be a list of strings, one per sequence, got a single string")
+    texts = _as_list(texts, "texts", "strings, one per sequence")
     if len(texts) != len(sequences):
         raise ValueError(f"texts must hold one text per sequence: {len(texts)} vs {len(sequences)}")
     lengths = []
@@ -119,17 +139,22 @@ def min_k_score(token_logprobs, k: float = 0.2) -> np.ndarray:
     )
 
 
-def exposure(canary_logprob: float, candidate_logprobs) -> float:
+def exposure(canary_logprob: float, candidate_logprobs, *, rtol: float = 1e-5) -> float:
     """Exposure of a canary (Carlini et al. 2019, "The Secret Sharer"), in bits.
 
     exposure = log2 |R| − log2 rank, where R is every secret of the canary's format (the canary
-    among them) and rank is 1 + the number of candidates the model finds strictly likelier than
-    the canary. A canary the model ranks first out of R has exposure log2 R: it can be extracted.
+    among them) and rank is the canary's position when the candidates are sorted from likeliest
+    down. Ties count against the canary, as in the paper's rank: a candidate exactly as likely is
+    ranked ahead of it, so exposure is never overstated. Values within ``rtol`` of the canary's
+    count as equal: a canary scored in a separate pass (float32 against float64) differs in the
+    last digits. A canary the model ranks first out of R has exposure log2 R: it can be
+    extracted.
 
     Args:
         canary_logprob: the model's total log-probability of the inserted canary.
         candidate_logprobs: ``(R,)`` total log-probabilities of every candidate, the canary's
-            own value included.
+            own value included (within ``rtol``).
+        rtol: relative tolerance within which a candidate equals the canary.
 
     Returns:
         Exposure in bits, between 0 and log2 R.
@@ -137,16 +162,33 @@ def exposure(canary_logprob: float, candidate_logprobs) -> float:
     Example:
         >>> exposure(-1.0, np.array([-1.0, -5.0, -6.0, -7.0]))  # ranked first of 4
         2.0
+        >>> exposure(-5.0, np.array([-1.0, -5.0, -5.0, -7.0]))  # a tie: ranked third, not second
+        0.415...
     """
     candidates = float_array(candidate_logprobs, "candidate_logprobs", ndim=1)
-    canary = float(float_array([canary_logprob], "canary_logprob", ndim=1)[0])
-    if not np.any(candidates == canary):
+    canary = _logprob(canary_logprob, "canary_logprob")
+    rtol = fraction(rtol, "rtol")
+    equal = np.isclose(candidates, canary, rtol=rtol, atol=0)
+    if not equal.any():
+        nearest = candidates[np.argmin(np.abs(candidates - canary))]
         raise ValueError(
             "candidate_logprobs must include the canary's own log-probability (R is every "
-            "secret of the format, the canary among them)"
+            f"secret of the format, the canary among them): none is within rtol={rtol:g} of "
+            f"{canary!r}, the nearest is {nearest!r}"
         )
-    rank = 1 + int(np.sum(candidates > canary))
+    rank = int(np.sum((candidates > canary) | equal))  # the canary last among its equals
     return math.log2(len(candidates)) - math.log2(rank)
+
+
+def _logprob(value, name: str) -> float:
+    """One finite log-probability (a number ≤ 0)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"{name} must be a number (a log-probability), got {type(value).__name__}")
+    if not np.isfinite(value) or value > 1e-9:
+        raise ValueError(f"{name} must be a finite log-probability (≤ 0), got {value!r}")
+    return float(value)
 
 
 def exposure_estimate(canary_logprob: float, sample_logprobs, *, space_size: int) -> float:
@@ -170,11 +212,16 @@ def exposure_estimate(canary_logprob: float, sample_logprobs, *, space_size: int
     sample = float_array(sample_logprobs, "sample_logprobs", ndim=1)
     if len(sample) < 50:
         raise ValueError(f"sample_logprobs needs at least 50 candidates to fit, got {len(sample)}")
-    if isinstance(space_size, bool) or not isinstance(space_size, (int, np.integer)):
-        raise TypeError("space_size must be an integer")
+    if np.ptp(sample) <= 1e-12 * max(1.0, np.abs(sample).max()):
+        raise ValueError(
+            "sample_logprobs holds one value only: a distribution cannot be fitted to a constant "
+            "sample (were the candidates scored by the same model on different texts?)"
+        )
+    if isinstance(space_size, (bool, np.bool_)) or not isinstance(space_size, (int, np.integer)):
+        raise TypeError(f"space_size must be an integer, got {type(space_size).__name__}")
     if space_size < len(sample):
         raise ValueError("space_size must be at least the number of sampled candidates")
-    canary = float(float_array([canary_logprob], "canary_logprob", ndim=1)[0])
+    canary = _logprob(canary_logprob, "canary_logprob")
     fitted = stats.skewnorm(*stats.skewnorm.fit(sample))
     share_likelier = fitted.sf(canary)  # P(a random candidate is at least as likely)
     return float(min(-np.log2(max(share_likelier, 1e-300)), math.log2(space_size)))

@@ -13,7 +13,14 @@ from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.neural_network import MLPClassifier
 
-from mialab._checks import float_array, int_labels, same_length
+from mialab._checks import (
+    boolean,
+    float_array,
+    int_labels,
+    same_length,
+    seed_value,
+    warn_if_probabilities,
+)
 from mialab.attacks.reference import _reference_inputs
 
 __all__ = ["ShadowModelAttack"]
@@ -67,20 +74,31 @@ class ShadowModelAttack:
             shadow_in_mask: ``(n_models, n)``, True where the shadow model trained on the record.
             labels: ``(n,)`` true labels of the records.
         """
-        logits, mask, labels = _reference_inputs(shadow_logits, shadow_in_mask, labels)
+        per_class, seed = boolean(self.per_class, "per_class"), seed_value(self.seed)
+        if self.estimator is not None and not (
+            hasattr(self.estimator, "fit") and hasattr(self.estimator, "predict_proba")
+        ):
+            raise TypeError("estimator must be a scikit-learn classifier with predict_proba")
+        try:
+            logits, mask, labels = _reference_inputs(shadow_logits, shadow_in_mask, labels)
+        except (TypeError, ValueError) as error:  # the shared checks say ref_*; we say shadow_*
+            message = str(error).replace("ref_logits", "shadow_logits")
+            raise type(error)(message.replace("ref_in_mask", "shadow_in_mask")) from None
         if logits.shape[2] != 1:
             raise ValueError("shadow_logits must have shape (n_models, n, n_classes): no queries")
-        if self.top_k is not None and not (
-            isinstance(self.top_k, int) and 1 <= self.top_k <= logits.shape[-1]
+        if self.top_k is not None and (
+            isinstance(self.top_k, (bool, np.bool_))
+            or not isinstance(self.top_k, (int, np.integer))
+            or not 1 <= self.top_k <= logits.shape[-1]
         ):
             raise ValueError(f"top_k must be None or an int in [1, {logits.shape[-1]}]")
         features = self._features(logits[:, :, 0]).reshape(-1, self._width(logits.shape[-1]))
         membership = mask.reshape(-1)
         classes = np.tile(labels, len(mask))
         estimator = self.estimator or MLPClassifier(
-            hidden_layer_sizes=(64,), early_stopping=True, max_iter=300, random_state=self.seed
+            hidden_layer_sizes=(64,), early_stopping=True, max_iter=300, random_state=seed
         )
-        groups = np.unique(labels) if self.per_class else [None]
+        groups = np.unique(labels) if per_class else [None]
         self.classifiers_ = {}
         for group in groups:
             rows = np.ones_like(membership) if group is None else classes == group
@@ -101,6 +119,7 @@ class ShadowModelAttack:
         if not hasattr(self, "classifiers_"):
             raise RuntimeError("call fit() before score()")
         logits = float_array(target_logits, "target_logits", ndim=2)
+        warn_if_probabilities(logits, "target_logits")
         if logits.shape[1] != self.n_classes_:
             raise ValueError(
                 f"target_logits must have {self.n_classes_} classes like the shadow models, "
@@ -108,7 +127,11 @@ class ShadowModelAttack:
             )
         labels = int_labels(labels, "labels", n_classes=self.n_classes_)
         same_length(target_logits=logits, labels=labels)
-        unseen = set(np.unique(labels)) - set(self.classifiers_) if self.per_class else set()
+        unseen = (
+            set(np.unique(labels)) - set(self.classifiers_)
+            if None not in self.classifiers_
+            else set()
+        )
         if unseen:
             raise ValueError(f"labels holds classes {sorted(unseen)} that no shadow record had")
         features = self._features(logits)
