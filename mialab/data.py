@@ -71,7 +71,8 @@ class Dataset:
             raise TypeError(
                 f"class_names must be a non-empty tuple of names, got {self.class_names!r}"
             )
-        X = float_array(self.X, "X", ndim=2).astype(np.float32)
+        with np.errstate(over="ignore"):  # overflow is refused just below, naming X
+            X = float_array(self.X, "X", ndim=2).astype(np.float32)
         if not np.all(np.isfinite(X)):
             raise ValueError(
                 "X has values too large for float32 (at most 3.4e38 in absolute value)"

@@ -192,6 +192,16 @@ class CharLM(nn.Module):
     """
 
     def __init__(self, alphabet: str, width: int, layers: int, heads: int, context: int):
+        if (
+            not isinstance(alphabet, str)
+            or "\n" not in alphabet
+            or len(set(alphabet)) != len(alphabet)
+        ):
+            raise ValueError("alphabet must be a string of distinct characters including a newline")
+        width, layers = positive_int(width, "width"), positive_int(layers, "layers")
+        heads, context = positive_int(heads, "heads"), positive_int(context, "context")
+        if width % heads:
+            raise ValueError(f"width ({width}) must be a multiple of heads ({heads})")
         super().__init__()
         self.alphabet, self.pad, self.context = alphabet, len(alphabet), context
         self.embed = nn.Embedding(len(alphabet) + 1, width)
@@ -227,10 +237,4 @@ def char_lm(
         >>> model(torch.zeros(2, 7, dtype=torch.long)).shape
         torch.Size([2, 7, 4])
     """
-    if not isinstance(alphabet, str) or "\n" not in alphabet or len(set(alphabet)) != len(alphabet):
-        raise ValueError("alphabet must be a string of distinct characters including a newline")
-    width, layers = positive_int(width, "width"), positive_int(layers, "layers")
-    heads, context = positive_int(heads, "heads"), positive_int(context, "context")
-    if width % heads:
-        raise ValueError(f"width ({width}) must be a multiple of heads ({heads})")
     return _seeded(lambda: CharLM(alphabet, width, layers, heads, context), seed)

@@ -158,6 +158,16 @@ def _check_finite(loss: torch.Tensor, lr: float) -> None:
         )
 
 
+def _step(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """``optimizer.step()``; a step too large for the weights' dtype names ``lr``."""
+    try:
+        optimizer.step()
+    except RuntimeError as error:
+        if "overflow" not in str(error):
+            raise
+        raise ValueError(f"training diverged ({error}): lower lr (got lr={lr:g})") from None
+
+
 def _check_weights(tensors, lr: float) -> None:
     if not all(torch.isfinite(t).all() for t in tensors):
         raise ValueError(
@@ -251,7 +261,7 @@ def fit(
                 loss = loss_fn(_two_columns(model(X_t[batch])), y_t[batch])
                 _check_finite(loss, lr)
                 loss.backward()
-                optimizer.step()
+                _step(optimizer, lr)
             _check_weights(model.parameters(), lr)
             if return_curves or monitor is not None:
                 rows.append({"epoch": epoch, **_epoch_row(model, X_t, y_t, loss_fn, monitor)})
@@ -483,7 +493,7 @@ def _train_stacked(models, X, y, in_mask, seeds, settings) -> None:
                 total = losses.view(n_models, -1).mean(dim=1).sum()
                 _check_finite(total, settings["lr"])
                 total.backward()
-                optimizer.step()
+                _step(optimizer, settings["lr"])
             _check_weights(params.values(), settings["lr"])
     with torch.no_grad():
         for m, model in enumerate(models):
@@ -610,12 +620,13 @@ def fit_gan(
                 )
                 _check_finite(d_loss, lr)
                 d_loss.backward()
-                opt_d.step()
+                _step(opt_d, lr)
                 opt_g.zero_grad()
                 g_loss = bce(discriminator(fake), torch.ones_like(real[:, :1]))
                 _check_finite(g_loss, lr)
                 g_loss.backward()
-                opt_g.step()
+                _step(opt_g, lr)
+            _check_weights([*generator.parameters(), *discriminator.parameters()], lr)
     return generator.eval(), discriminator.eval()
 
 
@@ -762,7 +773,8 @@ def fit_lm(
                 loss = _sequence_loss(model, inputs[batch], targets[batch])
                 _check_finite(loss, lr)
                 loss.backward()
-                optimizer.step()
+                _step(optimizer, lr)
+            _check_weights(model.parameters(), lr)
     return model.eval()
 
 
