@@ -170,6 +170,20 @@ class Confusion:
     true_negatives: int
     false_negatives: int
 
+    def __post_init__(self):
+        if isinstance(self.threshold, (bool, np.bool_)) or not isinstance(
+            self.threshold, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"threshold must be a number, got {type(self.threshold).__name__}")
+        if np.isnan(self.threshold):
+            raise ValueError("threshold must not be NaN")
+        for name in ("true_positives", "false_positives", "true_negatives", "false_negatives"):
+            count = getattr(self, name)
+            if isinstance(count, (bool, np.bool_)) or not isinstance(count, (int, np.integer)):
+                raise TypeError(f"{name} must be an int count, got {type(count).__name__}")
+            if count < 0:
+                raise ValueError(f"{name} must be a count (>= 0), got {count}")
+
     @property
     def tpr(self) -> float:
         """Fraction of members flagged (NaN when there are no members)."""

@@ -17,6 +17,8 @@ __all__ = ["roc", "score_histogram"]
 def _results(results) -> list[AttackResult]:
     if isinstance(results, AttackResult):
         return [results]
+    if isinstance(results, (str, bytes)) or not hasattr(results, "__iter__"):
+        raise TypeError("results must be an AttackResult or a non-empty sequence of them")
     results = list(results)
     if not results or not all(isinstance(r, AttackResult) for r in results):
         raise TypeError("results must be an AttackResult or a non-empty sequence of them")

@@ -58,18 +58,24 @@ def logan_score(discriminator, X) -> np.ndarray:
         >>> logan_score(lambda X: X.sum(axis=1), np.array([[1.0, 2.0], [0.0, 0.0]]))
         array([3., 0.])
     """
-    from mialab.training import predict_logits  # training is upstream of attacks
+    import torch
 
     X = float_array(X, "X", ndim=2)
     if not callable(discriminator):
         raise TypeError("discriminator must be a torch module or a callable returning scores")
-    if hasattr(discriminator, "parameters"):
+    if isinstance(discriminator, torch.nn.Module):
+        dtype = next(discriminator.parameters()).dtype
+        was_training = discriminator.training
+        discriminator.eval()
         try:
-            values = predict_logits(discriminator, X)
-        except (RuntimeError, ValueError) as error:  # e.g. a first layer of another width
+            with torch.no_grad():
+                values = discriminator(torch.as_tensor(X, dtype=dtype)).double().numpy()
+        except RuntimeError as error:  # e.g. a first layer of another width
             raise ValueError(
                 f"discriminator could not be applied to X ({X.shape[1]} features): {error}"
             ) from None
+        finally:
+            discriminator.train(was_training)
     else:
         values = to_numpy(discriminator(X), "discriminator(X)")
     values = np.asarray(values)

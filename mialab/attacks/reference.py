@@ -50,16 +50,16 @@ def _target_inputs(target_logits, labels, fitted_labels, n_queries):
     logits = logits_with_queries(target_logits, "target_logits", leading=0)
     warn_if_probabilities(logits, "target_logits")
     labels = int_labels(labels, "labels", n_classes=logits.shape[-1])
-    if labels.shape != fitted_labels.shape or np.any(labels != fitted_labels):
-        raise ValueError(
-            "labels must be the labels given to fit(): the attack's statistics are per record, "
-            "so score() takes the same records in the same order"
-        )
     same_length(target_logits=logits, labels=labels)
     if logits.shape[1] != n_queries:
         raise ValueError(
             f"target_logits has {logits.shape[1]} queries per record, the reference logits had "
             f"{n_queries}"
+        )
+    if labels.shape != fitted_labels.shape or np.any(labels != fitted_labels):
+        raise ValueError(
+            "labels must be the labels given to fit(): the attack's statistics are per record, "
+            "so score() takes the same records in the same order"
         )
     return logits
 

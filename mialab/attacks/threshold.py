@@ -17,12 +17,17 @@ from mialab._checks import float_array, int_labels, same_length, warn_if_probabi
 __all__ = ["loss_score", "confidence_score", "entropy_score", "modified_entropy_score"]
 
 
-def _checked(logits, labels=None, *, name: str = "logits") -> tuple[np.ndarray, np.ndarray | None]:
+_NO_LABELS = object()  # entropy needs no labels; None is a bad value for the others
+
+
+def _checked(
+    logits, labels=_NO_LABELS, *, name: str = "logits"
+) -> tuple[np.ndarray, np.ndarray | None]:
     logits = float_array(logits, name, ndim=2)
     if logits.shape[1] < 2:
         raise ValueError(f"{name} must have at least 2 classes (columns), got {logits.shape[1]}")
     warn_if_probabilities(logits, name)
-    if labels is None:
+    if labels is _NO_LABELS:
         return logits, None
     labels = int_labels(labels, "labels", n_classes=logits.shape[1])
     same_length(**{name: logits, "labels": labels})

@@ -33,7 +33,7 @@ def loss_decrease_score(logits_before, logits_after, labels) -> np.ndarray:
         array([0.566, 0.   ])
     """
     before, labels = _checked(logits_before, labels, name="logits_before")
-    after, _ = _checked(logits_after, labels, name="logits_after")
+    after, _ = _checked(logits_after, name="logits_after")
     if before.shape != after.shape:
         raise ValueError(
             "logits_before and logits_after must have the same shape, got "
