@@ -123,3 +123,46 @@ def test_bad_input_is_named(biopsies, overfit):
     with pytest.raises(ValueError, match="need the target's logits, not only its labels"):
         audit(members=members, nonmembers=nonmembers, train_reference=train,
               member_predictions=members.y, nonmember_predictions=nonmembers.y)  # fmt: skip
+
+
+def test_the_bound_functions_refuse_what_would_give_a_silent_number(rng):
+    scores, is_member = rng.normal(size=40), np.arange(40) % 2
+    with pytest.raises(ValueError, match="successes and trials"):
+        ml.audit.clopper_pearson(11, 10, alpha=0.05)  # was (nan, nan)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        ml.audit.epsilon_lower_bound(scores, is_member, delta=0, seed=None)  # a new bound per call
+    with pytest.raises(ValueError, match="threshold"):
+        ml.audit.epsilon_lower_bound(scores, is_member, delta=0, threshold=np.nan)  # was 0
+    same = [ml.audit.epsilon_lower_bound(scores, is_member, delta=0, seed=3) for _ in range(2)]
+    assert same[0] == same[1]
+
+
+def test_reference_masks_given_by_the_user_are_described_as_such_and_may_miss_records(rng):
+    n, n_models = 60, 8
+    labels = np.arange(n) % 2
+    mask = rng.random((n_models, n)) < 0.5
+    mask[:, 0] = True  # record 0 has no OUT model: LiRA cannot score it
+    shift = 2.0 * np.eye(2)[labels]
+    reference_logits = rng.normal(size=(n_models, n, 2)) + mask[..., None] * shift
+    logits = rng.normal(size=(n, 2)) + (np.arange(n) < n // 2)[:, None] * shift
+    report = ml.audit.audit_model(
+        member_logits=logits[: n // 2], nonmember_logits=logits[n // 2 :],
+        member_labels=labels[: n // 2], nonmember_labels=labels[n // 2 :],
+        reference_logits=reference_logits, reference_in_mask=mask, progress=False,
+    )  # fmt: skip
+    notes = " ".join(report.notes)
+    assert "random half" not in notes and "reference_in_mask given" in notes
+    assert "could not score 1 of 60 records" in notes
+    lira = report.results[list(report.table.attack).index("LiRA")]
+    assert lira.n_members + lira.n_nonmembers == n - 1
+    assert report.most_exposed.score.notna().all()
+
+
+def test_a_model_that_does_not_fit_the_records_is_named(biopsies, overfit):
+    members, nonmembers = biopsies.members, biopsies.nonmembers
+    narrow = ml.models.mlp(29, 2, seed=0)
+    with pytest.raises(ValueError, match="model could not be applied to the records of members"):
+        ml.audit.audit_model(narrow, members, nonmembers, progress=False)
+    too_many = (members.X, members.y + 2)
+    with pytest.raises(ValueError, match="labels of members and nonmembers must be class"):
+        ml.audit.audit_model(overfit, too_many, nonmembers, progress=False)

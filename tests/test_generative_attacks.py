@@ -266,3 +266,21 @@ def test_a_dp_gan_leaves_the_gan_attacks_at_chance(trained_gans):
     }.items():
         auc = ml.metrics.evaluate(scores, is_member).auc  # measured 0.47 and 0.46
         assert abs(auc - 0.5) < 2.5 * auc_standard_error(is_member), f"{name}: AUC {auc:.3f}"
+
+
+def test_monte_carlo_default_radius_survives_exact_copies(rng):
+    # Most candidates were copied verbatim into the samples: the median distance is 0, and a
+    # radius of 0 would score every record 0. Copies must still score highest.
+    members, strangers = rng.normal(size=(30, 3)), rng.normal(size=(10, 3))
+    samples = np.r_[members, members[:5] + 0.01, rng.normal(size=(20, 3))]
+    scores = monte_carlo_score(np.r_[members, strangers], samples)
+    assert scores[:30].min() > 0
+    assert ml.metrics.evaluate(scores, np.r_[np.ones(30), np.zeros(10)]).auc > 0.75  # 0.5 at ε = 0
+
+
+def test_domias_refuses_a_bandwidth_that_is_not_positive(rng):
+    X, samples = rng.normal(size=(5, 2)), rng.normal(size=(50, 2))
+    for bandwidth in (-1, 0, np.nan):
+        with pytest.raises(ValueError, match="bandwidth must be a positive number"):
+            domias_score(X, samples, samples, bandwidth=bandwidth)
+    assert np.isfinite(domias_score(X, samples, samples, bandwidth=np.float32(0.5))).all()

@@ -119,3 +119,12 @@ def test_bad_input_and_bad_answers_are_named(rng):
     for call, error, message in cases:
         with pytest.raises(error, match=message):
             call()
+
+
+def test_boundary_distance_warns_how_many_records_hit_the_search_radius():
+    right_of_zero = lambda X: (X[:, 0] > 0).astype(int)  # noqa: E731
+    X = np.array([[0.5, 0.0], [50.0, 0.0], [80.0, 0.0]])  # the last two lie beyond radius 10
+    with pytest.warns(UserWarning, match="within radius=10 for 2 of the 3"):
+        distances = boundary_distance(right_of_zero, X, [1, 1, 1], max_queries=300, seed=0)
+    assert distances[0] == pytest.approx(0.5, abs=0.05)
+    np.testing.assert_array_equal(distances[1:], [10.0, 10.0])

@@ -70,7 +70,7 @@ def test_the_fitted_exposure_agrees_with_the_exact_rank(rng):
 
 def test_language_scores_name_bad_input():
     cases = [
-        (lambda: lm_loss_score(np.zeros((2, 3))), TypeError, "list of 1-d arrays"),
+        (lambda: lm_loss_score(np.zeros(3)), TypeError, "list of 1-d arrays"),
         (lambda: lm_loss_score([]), ValueError, "is empty"),
         (lambda: lm_loss_score([np.array([])]), ValueError, r"token_logprobs\[0\] is empty"),
         (lambda: lm_loss_score([np.array([0.3])]), ValueError, "above 0"),
@@ -81,7 +81,7 @@ def test_language_scores_name_bad_input():
         (lambda: min_k_score(FIXED, k=0), ValueError, "k must lie in"),
         (lambda: exposure_estimate(-1.0, np.zeros(10), space_size=100), ValueError, "at least 50"),
         (
-            lambda: exposure_estimate(-1.0, -np.ones(60), space_size=10),
+            lambda: exposure_estimate(-1.0, -np.linspace(1, 2, 60), space_size=10),
             ValueError,
             "space_size must be at least",
         ),
@@ -89,3 +89,35 @@ def test_language_scores_name_bad_input():
     for call, error, message in cases:
         with pytest.raises(error, match=message):
             call()
+
+
+def test_exposure_matches_a_canary_scored_in_float32_within_a_tolerance():
+    candidates = -np.linspace(10.0, 60.0, 64) - 1e-3 * np.arange(64)  # float64, the canary is 20th
+    canary32 = np.float32(candidates[20])  # the same text scored in a separate float32 pass
+    assert canary32 != candidates[20]
+    assert exposure(canary32, candidates) == pytest.approx(math.log2(64) - math.log2(21))
+    with pytest.raises(ValueError, match="within rtol"):
+        exposure(canary32, candidates, rtol=1e-12)
+
+
+def test_exposure_counts_ties_against_the_canary():
+    # Secret Sharer's rank: a candidate exactly as likely as the canary is ranked ahead of it.
+    candidates = np.array([-1.0, -5.0, -5.0, -5.0, -7.0, -8.0, -9.0, -9.5])
+    assert exposure(-5.0, candidates) == pytest.approx(math.log2(8) - math.log2(4))
+    assert exposure(-1.0, candidates) == pytest.approx(3.0)  # a unique first place keeps log2 R
+
+
+def test_language_scores_take_series_and_arrays_of_texts():
+    import pandas as pd
+
+    logprobs = [np.log([0.5, 0.4]), np.log([0.2, 0.3, 0.1])]
+    texts = ["aa", "abc"]
+    expected = zlib_score(logprobs, texts)
+    np.testing.assert_array_equal(zlib_score(pd.Series(logprobs), np.array(texts)), expected)
+    np.testing.assert_array_equal(zlib_score(tuple(logprobs), pd.Series(texts)), expected)
+    assert lm_loss_score(np.log([[0.5, 0.5], [0.25, 0.25]])).round(4).tolist() == [-0.6931, -1.3863]
+
+
+def test_exposure_estimate_refuses_a_constant_sample():
+    with pytest.raises(ValueError, match="sample_logprobs holds one value"):
+        exposure_estimate(-3.0, np.full(100, -5.0), space_size=10**6)

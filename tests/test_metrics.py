@@ -66,7 +66,7 @@ def test_confusion_matches_roc_points(rng):
     ("scores", "is_member", "error", "names"),
     [
         ([0.1, 0.2], [1, 0, 1], ValueError, "lengths differ"),
-        ([0.1, np.nan], [1, 0], ValueError, "scores contains NaN"),
+        ([0.1, np.nan], [1, 0], ValueError, "scores holds 1 NaN"),
         ([0.1, np.inf], [1, 0], ValueError, "scores contains NaN"),
         ([0.1, 0.2], [1, 2], ValueError, "is_member must hold only 0"),
         ([0.1, 0.2], [1, 1], ValueError, "is_member must hold both"),
@@ -144,3 +144,18 @@ def test_threshold_at_fpr_reproduces_tpr_at(rng):
         assert counts.fpr <= target
         assert counts.tpr == result.tpr_at(target)
     assert threshold_at_fpr([1.0, 0.0], [0, 1], 0.1) == np.inf  # nothing can be flagged safely
+
+
+def test_rates_without_records_are_nan_not_a_crash():
+    from mialab.metrics import Confusion
+
+    empty = Confusion(0.5, 0, 0, 0, 0)
+    assert all(np.isnan(v) for v in (empty.tpr, empty.fpr, empty.precision, empty.accuracy))
+    assert Confusion(0.5, 2, 0, 3, 2).tpr == 0.5
+    with pytest.raises(ValueError, match="false_positives must be a count"):
+        Confusion(0.5, 1, -1, 1, 1)
+
+
+def test_nan_scores_are_refused_with_how_to_drop_them():
+    with pytest.raises(ValueError, match=r"scores holds 1 NaN.*np\.isfinite"):
+        evaluate([0.1, np.nan, 0.3, 0.4], [1, 0, 1, 0])
