@@ -71,3 +71,19 @@ def test_datasheet_checksums_match_the_files_scikit_learn_ships():
     for file in ("digits.csv.gz", "breast_cancer.csv"):
         digest = hashlib.sha256((folder / file).read_bytes()).hexdigest()
         assert f"`{digest}`" in sheet, f"{file}: sha256 {digest} is not in data/README.md"
+
+
+def test_subset_refuses_indices_that_select_nothing_or_out_of_range(digits):
+    small = digits.subset(range(10))
+    assert len(small.subset(small.y == small.y[0])) == 1
+    assert len(small.subset(slice(2, 5))) == 3
+    cases = [
+        ([10], ValueError, r"indices must lie in \[0, 10\)"),
+        ([-1], ValueError, r"indices must lie in \[0, 10\)"),
+        ([0.5], TypeError, "indices must hold integer positions"),
+        (np.ones(3, bool), ValueError, "boolean mask of length 3, the dataset has 10"),
+        ([], ValueError, "indices select no records"),
+    ]
+    for indices, error, message in cases:
+        with pytest.raises(error, match=message):
+            small.subset(indices)

@@ -1,6 +1,7 @@
 """DP-SGD through Opacus and the empirical ε lower bounds (lesson 05)."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -120,6 +121,37 @@ def test_a_layer_opacus_cannot_train_is_named(members):
         dp.fit_private(ml.models.mlp(64, 10), members, target_epsilon=0)
     with pytest.raises(ValueError, match="accountant must be"):
         dp.fit_private(ml.models.mlp(64, 10), members, target_epsilon=1.0, accountant="gdp")
+
+
+def test_a_large_epsilon_is_refused_at_once_and_delta_must_be_below_one(members):
+    # Opacus' noise search for ε = 1e3 or 1e4 ran for minutes with the default PRV accountant.
+    for target in (1e3, 1e4, np.float64(101.0)):
+        start = time.perf_counter()
+        with pytest.raises(ValueError, match="target_epsilon must be at most 100.*math.inf"):
+            dp.fit_private(ml.models.mlp(64, 10), members, target_epsilon=target)
+        assert time.perf_counter() - start < 1.0
+    for delta in (1.0, 2.0, 0.0, math.nan):
+        with pytest.raises(ValueError, match=r"delta must lie in \(0, 1\)"):
+            dp.fit_private(ml.models.mlp(64, 10), members, target_epsilon=1.0, delta=delta)
+
+
+def test_float32_infinity_float64_models_and_arrays_train(members):
+    model, epsilon = dp.fit_private(
+        ml.models.mlp(64, 10), members, target_epsilon=np.float32(np.inf), epochs=1
+    )
+    assert epsilon == math.inf
+    model, epsilon = dp.fit_private(
+        ml.models.mlp(64, 10).double(), members, target_epsilon=2.0, epochs=1, accountant="rdp"
+    )
+    assert next(model.parameters()).dtype == torch.float64 and epsilon <= 2.0
+    assert np.isfinite(ml.training.predict_logits(model, members.X)).all()
+    with pytest.raises(ValueError, match="data X has 64 features per row, the model takes 5"):
+        dp.fit_private(ml.models.mlp(5, 10), members, target_epsilon=2.0)
+    g, d = ml.models.gan(64)
+    g, d, epsilon = dp.fit_private_gan(
+        g, d, members.X, target_epsilon=2.0, epochs=1, accountant="rdp"
+    )  # an array, as fit_gan takes
+    assert epsilon <= 2.0 and ml.training.sample(g, 2).shape == (2, 64)
 
 
 def test_the_audit_never_claims_more_than_the_guarantee_and_sees_overfitting(digits):

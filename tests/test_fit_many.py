@@ -108,3 +108,20 @@ def test_bad_arguments_are_named(pool):
     for call, error, message in cases:
         with pytest.raises(error, match=message):
             call()
+
+
+def test_float64_and_single_logit_reference_models(pool):
+    X, y = pool.X, (pool.y >= 5).astype(int)
+    double, _ = ml.training.fit_many(
+        lambda seed: ml.models.mlp(64, 2, hidden=(8,), seed=seed).double(), (X, y), 2,
+        epochs=2, progress=False,
+    )  # fmt: skip
+    assert all(next(m.parameters()).dtype == torch.float64 for m in double)
+    single, _ = ml.training.fit_many(
+        lambda seed: torch.nn.Linear(64, 1), (X, y), 2, epochs=2, progress=False
+    )
+    for refs in (double, single):
+        logits = ml.training.predict_logits(refs, X)
+        assert logits.shape == (2, len(X), 2) and np.isfinite(logits).all()
+    with pytest.raises(ValueError, match="pool y holds label 9, but the model has 2 classes"):
+        ml.training.fit_many(partial(ml.models.mlp, 64, 2), pool, 2, epochs=1, progress=False)

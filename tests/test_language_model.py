@@ -101,8 +101,13 @@ def test_generation_is_seeded_and_greedy_at_temperature_zero(alphabet):
     greedy = ml.training.generate(model, 3, prefix="No", temperature=0)
     assert greedy == [ml.training.complete(model, "No")] * 3
     assert ml.training.complete(model, "No").startswith("Note ")
+    # A tiny temperature is greedy in the limit, without overflowing to NaN probabilities.
+    assert ml.training.generate(model, 3, prefix="No", temperature=1e-300) == greedy
     with pytest.raises(ValueError, match="temperature"):
         ml.training.generate(model, temperature=-1)
+    for call in (ml.training.generate, ml.training.complete, ml.training.token_logprobs):
+        with pytest.raises(TypeError, match="model must be a mialab CharLM"):
+            call(ml.models.mlp(4, 2), ["No"] if call is ml.training.token_logprobs else "No")
     with pytest.raises(ValueError, match=r"prefix\[0\] has characters outside"):
         ml.training.generate(model, prefix="ü")
     with pytest.raises(ValueError, match="context"):

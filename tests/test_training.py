@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -95,3 +97,54 @@ def test_bad_arguments_are_named(digits):
     for call, error, message in cases:
         with pytest.raises(error, match=message):
             call()
+
+
+def test_a_float64_model_trains_and_predicts_like_a_float32_one(rng):
+    X = rng.normal(size=(60, 5))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    double = ml.training.fit(ml.models.mlp(5, 2).double(), (X, y), epochs=20, progress=False)
+    single = ml.training.fit(ml.models.mlp(5, 2), (X, y), epochs=20, progress=False)
+    assert next(double.parameters()).dtype == torch.float64
+    logits = ml.training.predict_logits(double, X)
+    np.testing.assert_allclose(logits, ml.training.predict_logits(single, X), atol=1e-4)
+    assert (logits.argmax(1) == y).mean() > 0.8
+    # float64 holds what float32 cannot: 1e300 is refused only by the float32 model.
+    assert np.isfinite(ml.training.predict_logits(double, np.full((1, 5), 1e300))).all()
+    with pytest.raises(ValueError, match="X has values too large for the model's torch.float32"):
+        ml.training.predict_logits(single, np.full((1, 5), 1e300))
+
+
+def test_a_binary_model_with_one_logit_reads_as_logits_zero_and_z(rng):
+    X = rng.normal(size=(80, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = ml.training.fit(torch.nn.Linear(3, 1), (X, y), epochs=100, lr=5e-2, progress=False)
+    logits = ml.training.predict_logits(model, X)
+    with torch.no_grad():
+        z = model(torch.tensor(X, dtype=torch.float32)).double().numpy()[:, 0]
+    np.testing.assert_array_equal(logits[:, 0], 0.0)
+    np.testing.assert_allclose(logits[:, 1], z, rtol=1e-6)
+    assert (logits.argmax(1) == y).mean() > 0.9  # softmax([0, z]) = sigmoid(z): it learnt y
+    with pytest.raises(ValueError, match="data y holds label 2, but the model has 2 classes"):
+        ml.training.fit(torch.nn.Linear(3, 1), (X, y * 2), epochs=1, progress=False)
+
+
+def test_training_that_diverges_or_cannot_start_is_refused_naming_the_cause(rng):
+    X, y = rng.normal(size=(40, 5)), np.arange(40) % 3
+    for lr in (0, -1e-3, math.nan, math.inf):
+        with pytest.raises(ValueError, match="lr must be a positive number"):
+            ml.training.fit(ml.models.mlp(5, 3), (X, y), lr=lr, progress=False)
+    for lr in (1e300, 1e38):  # overflows float32; fits it but blows the weights up
+        with pytest.raises(ValueError, match="lr"):
+            ml.training.fit(ml.models.mlp(5, 3), (X, y), lr=lr, epochs=2, progress=False)
+    cases = [
+        ((X, y + 1), ValueError, "data y holds label 3, but the model has 3 classes"),
+        ((X[:, :4], y), ValueError, "data X has 4 features per row, the model takes 5"),
+        ((X * 1e300, y), ValueError, "data X has values too large"),
+        ((X, y.astype(str)), TypeError, "LabelEncoder"),
+        ((X, y.astype(float)), TypeError, r"\.astype\(int\) keeps these whole numbers"),
+    ]
+    for data, error, message in cases:
+        with pytest.raises(error, match=message):
+            ml.training.fit(ml.models.mlp(5, 3), data, epochs=1, progress=False)
+    with pytest.raises(TypeError, match="progress must be True or False"):
+        ml.training.fit(ml.models.mlp(5, 3), (X, y), epochs=1, progress="no")
