@@ -1,11 +1,14 @@
 """Federated learning on Flower (lesson 04): partitions, FedAvg, the server's view, client-level
 DP and its accounting, unreliable clients, Flower's Ray engine, and separate processes."""
 
+import ipaddress
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -190,7 +193,7 @@ def misbehaving(kind):
 
 
 @pytest.mark.parametrize("kind", ["raises", "vanishes", "nan", "scaled"])
-def test_a_misbehaving_client_leaves_the_round_to_the_others(hospitals, kind):
+def test_a_misbehaving_client_leaves_the_round_to_the_others(hospitals, kind, caplog):
     clients, _, test = hospitals
     run = federated.run_federated(
         MLP,
@@ -203,11 +206,80 @@ def test_a_misbehaving_client_leaves_the_round_to_the_others(hospitals, kind):
     assert run.history.clients.tolist() == [0, 4, 3, 4]
     assert np.isfinite(run.history.test_loss).all()
     assert run.history.test_accuracy.iloc[-1] > 0.85  # measured 0.874; all honest: 0.878
+    reason = {
+        "raises": "RuntimeError: disk full",
+        "vanishes": "no reply within the round's timeout",
+        "nan": "not finite",
+        "scaled": "update too large",
+    }[kind]
+    assert run.dropped == [(2, 1, reason)]
+    assert [r.getMessage() for r in caplog.records if r.name == federated.__name__] == [
+        f"round 2: client 1 dropped ({reason})"
+    ]
     if kind in ("nan", "scaled"):
-        reason = "not finite" if kind == "nan" else "update too large"
         assert run.rejected == [(2, 1, reason)] and (2, 1) in run.received
     else:
         assert not run.rejected and (2, 1) not in run.received
+
+
+def failing(kind):
+    def update(model, data, *, client, server_round):
+        if kind == "raises":
+            raise RuntimeError(f"disk {client} full")
+        return None
+
+    return update
+
+
+@pytest.mark.parametrize(
+    "kind, reason",
+    [
+        ("raises", r"client 0: RuntimeError: disk 0 full; client 1: RuntimeError: disk 1 full\)"),
+        ("returns None", "client 0: TypeError: local_update must return the trained nn.Module"),
+    ],
+)
+def test_a_round_that_aggregates_no_client_raises_naming_them(hospitals, kind, reason):
+    clients, *_ = hospitals
+    with pytest.raises(RuntimeError, match=f"round 1 aggregated no client update.*{reason}"):
+        federated.run_federated(MLP, clients[:2], rounds=2, local_update=failing(kind))
+
+
+def test_a_client_with_the_wrong_features_is_refused_before_the_run(hospitals, digits):
+    clients, *_ = hospitals
+    narrow = ml.data.Dataset(clients[1].X[:, :10], clients[1].y, "narrow", digits.class_names)
+    with pytest.raises(ValueError, match=r"clients\[1\] does not fit the model"):
+        federated.run_federated(MLP, [clients[0], narrow], rounds=1)
+
+
+def test_a_client_that_times_out_cannot_change_later_numbers(hospitals):
+    """Client 1 stalls past round 1's timeout, then would reseed torch's global generator
+    again and again while the others train: it must be stopped before it resumes, so the run
+    is the same as one where client 1 simply failed in round 1."""
+    clients, *_ = hospitals
+    honest, resumed = federated.local_fit(epochs=2), []
+
+    def update(model, data, *, client, server_round, stall):
+        if client == 1 and server_round == 1:
+            if not stall:
+                raise RuntimeError("gone")
+            time.sleep(1.5)  # past the round's timeout
+            resumed.append(client)
+            end = time.monotonic() + 3
+            while time.monotonic() < end:
+                torch.manual_seed(7)
+        return honest(model, data, client=client, server_round=server_round)
+
+    runs = {
+        stall: federated.run_federated(
+            MLP, clients[:3], rounds=2, local_update=partial(update, stall=stall), round_timeout=1
+        )
+        for stall in (True, False)
+    }
+    assert not resumed
+    assert runs[True].dropped == [(1, 1, "no reply within the round's timeout")]
+    assert runs[True].history.clients.tolist() == [0, 2, 3]
+    for a, b in zip(runs[True].states, runs[False].states, strict=True):
+        assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_run_federated_names_bad_input(hospitals):
@@ -235,14 +307,152 @@ def test_run_federated_names_bad_input(hospitals):
         run.client_model(1, 7)
 
 
-def test_flowers_ray_engine_gives_the_same_run(hospitals):
+LOOPBACK_NAMES = {None, "", "localhost", "ip6-localhost"}
+
+
+def is_loopback(host) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        address = ipaddress.ip_address(str(host).split("%")[0])
+    except ValueError:  # a name other than localhost: a DNS lookup
+        return False
+    return (getattr(address, "ipv4_mapped", None) or address).is_loopback
+
+
+class NetworkWatch:
+    """Watches a block of code for traffic that could leave the machine.
+
+    In this process it intercepts name lookups and connections (refusing any that is not on
+    loopback); in every process this one starts it polls the open internet sockets (psutil)
+    and reads the environment. Ray's processes talk to each other on loopback, which is fine.
+    """
+
+    def __init__(self):
+        self.lookups, self.connections, self.environments = [], set(), {}
+        self._stop = threading.Event()
+
+    def _lookup(self, original):
+        def getaddrinfo(host, *args, **kwargs):
+            if not is_loopback(host):
+                self.lookups.append(host)
+                raise OSError(f"name lookup of {host} blocked by the test")
+            return original(host, *args, **kwargs)
+
+        return getaddrinfo
+
+    def _connect(self, original):
+        def connect(sock, address, *args):
+            if sock.family in (socket.AF_INET, socket.AF_INET6) and not is_loopback(address[0]):
+                self.connections.add(("this process", tuple(address)))
+                raise OSError(f"connection to {address} blocked by the test")
+            return original(sock, address, *args)
+
+        return connect
+
+    def _poll(self):
+        me = psutil.Process()
+        while not self._stop.wait(0.2):
+            try:
+                family = [me, *me.children(recursive=True)]
+            except psutil.Error:
+                continue
+            for process in family:
+                try:
+                    name = " ".join(process.cmdline()[:2])[-80:]
+                    if process.pid != me.pid and process.pid not in self.environments:
+                        environment = process.environ()
+                        if environment:  # empty while a process is still starting or ending
+                            self.environments[process.pid] = (name, environment)
+                    for conn in process.net_connections(kind="inet"):
+                        if conn.raddr and not is_loopback(conn.raddr.ip):
+                            self.connections.add((name, tuple(conn.raddr)))
+                except psutil.Error:  # the process ended meanwhile
+                    pass
+
+    def __enter__(self):
+        self._patch = pytest.MonkeyPatch()
+        self._patch.setattr(socket, "getaddrinfo", self._lookup(socket.getaddrinfo))
+        for method in ("connect", "connect_ex"):
+            original = getattr(socket.socket, method)
+            self._patch.setattr(socket.socket, method, self._connect(original))
+        self._poller = threading.Thread(target=self._poll, daemon=True)
+        self._poller.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._poller.join()
+        self._patch.undo()
+
+
+def ray_sessions() -> set[str]:
+    roots = [Path("/tmp/ray"), Path(tempfile.gettempdir()) / "ray"]
+    return {str(p) for root in roots if root.is_dir() for p in root.glob("session_2*")}
+
+
+@pytest.fixture(scope="module")
+def ray_run(hospitals):
+    """Two clients, two rounds on Flower's Ray engine (one run serves every Ray test: its
+    start-up takes most of a minute), watched for network traffic."""
     clients, _, test = hospitals
-    runs = [
-        federated.run_federated(MLP, clients[:2], rounds=2, test=test, engine=engine, num_cpus=1)
-        for engine in ("local", "ray")
-    ]
-    for a, b in zip(runs[0].states, runs[1].states, strict=True):
-        assert all(torch.equal(a[k], b[k]) for k in a)
+    sessions, ours = ray_sessions(), set(Path(tempfile.gettempdir()).glob("mialab-ray-*"))
+    with NetworkWatch() as watch:
+        run = federated.run_federated(
+            MLP, clients[:2], rounds=2, test=test, engine="ray", num_cpus=1
+        )
+    left = ray_sessions() - sessions, set(Path(tempfile.gettempdir()).glob("mialab-ray-*")) - ours
+    return run, watch, left
+
+
+def test_the_engines_agree_to_float32_rounding(hospitals, ray_run):
+    # Ray gives each client one torch thread; in this process torch uses its default, so sums
+    # may be added up in another order (a last-bit difference that Adam carries forward).
+    clients, _, test = hospitals
+    local = federated.run_federated(MLP, clients[:2], rounds=2, test=test)
+    ray, *_ = ray_run
+    assert ray.history.clients.tolist() == local.history.clients.tolist() == [0, 2, 2]
+    for a, b in zip(local.states, ray.states, strict=True):
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
+    assert np.allclose(local.history.test_loss, ray.history.test_loss, rtol=1e-4)
+
+
+def test_the_same_engine_and_threads_give_the_same_bits(hospitals):
+    clients, _, test = hospitals
+    threads = torch.get_num_threads()
+    try:
+        for n in sorted({1, threads}):
+            torch.set_num_threads(n)
+            runs = [federated.run_federated(MLP, clients[:2], rounds=2) for _ in range(2)]
+            for a, b in zip(runs[0].states, runs[1].states, strict=True):
+                assert all(torch.equal(a[k], b[k]) for k in a), n
+    finally:
+        torch.set_num_threads(threads)
+
+
+def assert_private(watch):
+    assert not watch.lookups, f"name lookups: {watch.lookups}"
+    assert not watch.connections, f"connections off loopback: {watch.connections}"
+    for name, env in watch.environments.values():
+        assert env.get("FLWR_TELEMETRY_ENABLED") == "0", name
+        assert env.get("RAY_USAGE_STATS_ENABLED") == "0", name
+
+
+def test_a_ray_run_stays_on_the_machine_and_cleans_up(ray_run):
+    run, watch, (sessions_left, folders_left) = ray_run
+    assert len(watch.environments) >= 3, watch.environments  # Ray's processes were watched
+    assert_private(watch)
+    assert not sessions_left and not folders_left, (sessions_left, folders_left)
+    assert run.rounds == 2
+
+
+def test_a_local_run_stays_on_the_machine(hospitals):
+    clients, _, test = hospitals
+    with NetworkWatch() as watch:
+        federated.run_federated(MLP, clients, rounds=1, test=test, noise_multiplier=0.5)
+    assert_private(watch)
+    assert os.environ["FLWR_TELEMETRY_ENABLED"] == os.environ["RAY_USAGE_STATS_ENABLED"] == "0"
 
 
 def free_port() -> int:

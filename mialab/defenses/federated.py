@@ -228,22 +228,24 @@ class ScreenedRecording(Strategy):
         self._sent = [message.metadata.dst_node_id for message in messages]
         return messages
 
-    def _drop(self, server_round: int, client: int | None, node: int, reason: str) -> None:
-        self.dropped.append((server_round, client, reason))
-        who = f"client {client}" if client is not None else f"node {node}"
-        log.warning("round %d: %s dropped: %s", server_round, who, reason)
+    def _log_drops(self, server_round: int, drops: list[tuple[int | None, int, str]]) -> None:
+        """Record and log the round's dropped clients, in client order."""
+        for client, node, reason in sorted(drops, key=lambda d: (d[0] is None, d[0] or 0, d[1])):
+            self.dropped.append((server_round, client, reason))
+            who = f"client {client}" if client is not None else f"node {node}"
+            log.warning("round %d: %s dropped (%s)", server_round, who, reason)
 
     def aggregate_train(self, server_round, replies):
         replies = list(replies)
-        clients, norms = {}, {}
+        clients, norms, drops = {}, {}, []
         for reply in replies:
             node = reply.metadata.src_node_id
             if reply.has_error():
                 reason = reply.error.reason
                 found = _FAILED_CLIENT.match(reason)
-                if found:
-                    self._clients[node] = int(found.group(1))
-                self._drop(server_round, self._clients.get(node), node, reason)
+                if found:  # from client_app: "client K failed: <error>"
+                    self._clients[node], reason = int(found.group(1)), reason[found.end() :]
+                drops.append((self._clients.get(node), node, reason))
                 continue
             client = int(reply.content["metrics"]["client"])
             self._clients[node] = client
@@ -255,8 +257,7 @@ class ScreenedRecording(Strategy):
         answered = {reply.metadata.src_node_id for reply in replies}
         for node in self._sent:
             if node not in answered:
-                reason = "no reply within the round's timeout"
-                self._drop(server_round, self._clients.get(node), node, reason)
+                drops.append((self._clients.get(node), node, "no reply within the round's timeout"))
         kept = []
         for client in sorted(clients):
             if norms[client] is None:
@@ -269,7 +270,8 @@ class ScreenedRecording(Strategy):
                 kept.append(clients[client])
             else:
                 self.rejected.append((server_round, client, reason))
-                self._drop(server_round, client, -1, reason)
+                drops.append((client, -1, reason))
+        self._log_drops(server_round, drops)
         errors = [reply for reply in replies if reply.has_error()]
         arrays, metrics = self.strategy.aggregate_train(server_round, kept + errors)
         if arrays is None:
@@ -866,8 +868,9 @@ def _run_on_ray(server: ServerApp, client: ClientApp, n_clients: int, num_cpus) 
             "log_to_driver": False,
         },
     }
-    # Unix socket paths are short (about 100 characters): stay in /tmp where Ray would be.
-    parent = os.environ.get("RAY_TMPDIR") or ("/tmp" if sys.platform != "win32" else None)
+    # Where Ray would put it; /tmp on macOS, whose temporary folder is too long a path for
+    # Ray's Unix sockets (about 100 characters at most).
+    parent = os.environ.get("RAY_TMPDIR") or ("/tmp" if sys.platform == "darwin" else None)
     temp_dir = tempfile.mkdtemp(prefix="mialab-ray-", dir=parent)
     try:
         with _environment(**_ray_environment(temp_dir)):
