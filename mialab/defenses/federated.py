@@ -504,6 +504,12 @@ def _evaluate(model: nn.Module, test: Dataset) -> dict[str, float]:
 
 
 def _model(model_fn) -> nn.Module:
+    """One model from ``model_fn``, checked: a function that builds a model, not a model."""
+    if isinstance(model_fn, nn.Module):
+        raise TypeError(
+            "model_fn must be a function that builds a new model, such as "
+            "functools.partial(mialab.models.mlp, 64, 10, seed=0), not a model"
+        )
     _callable(model_fn, "model_fn", "a callable returning a torch nn.Module")
     model = model_fn()
     if not isinstance(model, nn.Module):

@@ -1,0 +1,240 @@
+"""Bad-input probe of mialab.defenses.federated.
+
+Each public callable has a valid call (``CALLS``: a four-feature MLP, two clients of six records,
+one round on the in-process engine) and per argument the values to spoil it with; the probe
+(``probing``) asserts that bad values raise a ValueError/TypeError naming the argument and that
+the valid variants (numpy scalars, tuples, zero noise) are accepted.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache, partial
+
+import numpy as np
+import pytest
+from probing import assert_accepts, assert_rejects
+
+from mialab import data, models, training
+
+federated = pytest.importorskip("mialab.defenses.federated")
+from flwr.serverapp.strategy import FedAvg  # noqa: E402 (Flower is optional)
+
+PROBED = {
+    federated.FederatedRun,
+    federated.LocalGrid,
+    federated.ScreenedRecording,
+    federated.client_app,
+    federated.local_fit,
+    federated.run_federated,
+    federated.server_app,
+}
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(12, 4)).astype(np.float32)
+Y = np.array([0, 1] * 6)
+MLP = partial(models.mlp, 4, 2, hidden=(4,), seed=0)
+
+
+def dataset(X=X, y=Y, n_classes=2) -> data.Dataset:
+    return data.Dataset(X, y, name="tiny", class_names=tuple("abcdefgh"[:n_classes]))
+
+
+CLIENTS = [dataset(X[:6], Y[:6]), dataset(X[6:], Y[6:])]
+UPDATE = federated.local_fit(epochs=1, batch_size=4)
+
+
+def app(**kw):
+    return federated.client_app(
+        **{
+            "model_fn": lambda context: MLP(),
+            "data_fn": lambda context: CLIENTS[int(context.node_config["partition-id"])],
+            "local_update": UPDATE,
+            **kw,
+        }
+    )
+
+
+@cache
+def finished_run() -> federated.FederatedRun:
+    return federated.run_federated(MLP, CLIENTS, rounds=1, local_update=UPDATE)
+
+
+CALLS = {
+    "run_federated": lambda **kw: federated.run_federated(
+        **{"model_fn": MLP, "clients": CLIENTS, "rounds": 1, "local_update": UPDATE, **kw}
+    ),
+    "server_app": lambda **kw: federated.server_app(
+        **{
+            "model_fn": MLP,
+            "run": federated.FederatedRun(model_fn=MLP),
+            "n_clients": 2,
+            "rounds": 1,
+            **kw,
+        }
+    ),
+    "client_app": app,
+    "local_fit": lambda **kw: federated.local_fit(
+        **{"epochs": 1, "lr": 1e-3, "batch_size": 4, "seed": 0, **kw}
+    ),
+    "ScreenedRecording": lambda **kw: federated.ScreenedRecording(
+        **{"strategy": FedAvg(), "reject_factor": 10.0, **kw}
+    ),
+    "LocalGrid": lambda **kw: federated.LocalGrid(**{"client": app(), "n_nodes": 2, **kw}),
+    "FederatedRun": lambda **kw: federated.FederatedRun(**{"model_fn": MLP, **kw}),
+    "FederatedRun.global_model": lambda **kw: finished_run().global_model(**kw),
+    "FederatedRun.client_model": lambda **kw: finished_run().client_model(
+        **{"server_round": 1, "client": 0, **kw}
+    ),
+}
+
+NOT_NUMBERS = {"NaN": math.nan, "inf": math.inf, "-inf": -math.inf, "str": "1", "None": None,
+               "list": [1.0], "bool": True}  # fmt: skip
+BAD_COUNTS = {"zero": 0, "negative": -1, "float": 1.5, **NOT_NUMBERS}
+BAD_POSITIVE = {"zero": 0, "negative": -1.0, **NOT_NUMBERS}
+BAD_SEEDS = {"negative": -1, "bool": True, "float": 1.0, "2**32": 2**32, "2**64": 2**64,
+             "str": "0", "None": None}  # fmt: skip
+BAD_FLAGS = {"str": "no", "int": 1, "None": None}
+BAD_DELTAS = {**BAD_POSITIVE, "one": 1, "two": 2.0}
+NOT_CALLABLES = {"str": "mlp", "None": None, "int": 3}
+BAD_MODEL_FNS = {**NOT_CALLABLES, "a model, not a factory": MLP(), "returns no model": lambda: 3}
+BAD_ROUNDS = {"out of range": 5, "str": "1", "float": 1.0, "bool": True, "None": None}
+
+
+def without(cases: dict, *keys: str) -> dict:
+    """``cases`` less the ones that are valid for this argument (None as a default, say)."""
+    return {case: value for case, value in cases.items() if case not in keys}
+
+
+BAD_DATA = {
+    "array": X,
+    "str": "data",
+    "wrong width": dataset(X[:, :3]),
+    "labels beyond the model's classes": dataset(y=Y * 3, n_classes=4),
+}
+
+BAD = {
+    ("run_federated", "model_fn"): BAD_MODEL_FNS,
+    ("run_federated", "clients"): {
+        "empty": [],
+        "None": None,
+        "one Dataset": CLIENTS[0],
+        **{f"[{case}]": [value] for case, value in BAD_DATA.items()},
+    },
+    ("run_federated", "rounds"): BAD_COUNTS,
+    ("run_federated", "local_update"): without(NOT_CALLABLES, "None"),
+    ("run_federated", "test"): BAD_DATA,
+    ("run_federated", "noise_multiplier"): {"negative": -1.0, **without(NOT_NUMBERS, "None")},
+    ("run_federated", "clipping_norm"): BAD_POSITIVE,
+    ("run_federated", "clip_on_client"): BAD_FLAGS,
+    ("run_federated", "delta"): BAD_DELTAS,
+    ("run_federated", "reject_factor"): BAD_POSITIVE,
+    ("run_federated", "round_timeout"): BAD_POSITIVE,
+    ("run_federated", "engine"): {
+        "gpu": "gpu",
+        "None": None,
+        "int": 1,
+        "upper": "LOCAL",
+        "array": np.array(["local"]),
+    },  # fmt: skip
+    ("run_federated", "num_cpus"): without(BAD_COUNTS, "None"),
+    ("run_federated", "seed"): BAD_SEEDS,
+    ("server_app", "model_fn"): BAD_MODEL_FNS,
+    ("server_app", "run"): {"None": None, "dict": {}, "a run class": federated.FederatedRun},
+    ("server_app", "n_clients"): BAD_COUNTS,
+    ("server_app", "rounds"): BAD_COUNTS,
+    ("server_app", "test"): BAD_DATA,
+    ("server_app", "noise_multiplier"): {"negative": -1.0, **without(NOT_NUMBERS, "None")},
+    ("server_app", "clipping_norm"): BAD_POSITIVE,
+    ("server_app", "clip_on_client"): BAD_FLAGS,
+    ("server_app", "delta"): BAD_DELTAS,
+    ("server_app", "reject_factor"): BAD_POSITIVE,
+    ("server_app", "round_timeout"): BAD_POSITIVE,
+    ("server_app", "seed"): BAD_SEEDS,
+    ("client_app", "model_fn"): NOT_CALLABLES,
+    ("client_app", "data_fn"): NOT_CALLABLES,
+    ("client_app", "local_update"): NOT_CALLABLES,
+    ("client_app", "clip_on_client"): BAD_FLAGS,
+    ("local_fit", "epochs"): BAD_COUNTS,
+    ("local_fit", "lr"): BAD_POSITIVE,
+    ("local_fit", "batch_size"): BAD_COUNTS,
+    ("local_fit", "seed"): BAD_SEEDS,
+    ("ScreenedRecording", "strategy"): {"None": None, "str": "fedavg", "class": FedAvg},
+    ("ScreenedRecording", "reject_factor"): BAD_POSITIVE,
+    ("LocalGrid", "client"): {"None": None, "function": lambda message, context: message},
+    ("LocalGrid", "n_nodes"): BAD_COUNTS,
+    ("FederatedRun", "model_fn"): NOT_CALLABLES,
+    ("FederatedRun.global_model", "server_round"): BAD_ROUNDS,
+    ("FederatedRun.client_model", "server_round"): BAD_ROUNDS,
+    ("FederatedRun.client_model", "client"): {
+        "str": "0",
+        "float": 0.0,
+        "bool": False,
+        "None": None,
+        "absent": 7,
+    },  # fmt: skip
+}
+
+VALID = {
+    ("run_federated", "model_fn"): {"float64 model": lambda: MLP().double()},
+    ("run_federated", "clients"): {"tuple": tuple(CLIENTS)},
+    ("run_federated", "rounds"): {"np.int64": np.int64(1)},
+    ("run_federated", "test"): {"Dataset": dataset()},
+    ("run_federated", "noise_multiplier"): {
+        "np.float32": np.float32(0.5),
+        "zero": 0,
+        "int": 1,
+    },  # fmt: skip
+    ("run_federated", "clipping_norm"): {"np.float32": np.float32(0.5), "int": 2},
+    ("run_federated", "clip_on_client"): {"np.bool_": np.bool_(True)},
+    ("run_federated", "delta"): {"np.float32": np.float32(1e-5)},
+    ("run_federated", "reject_factor"): {"np.float32": np.float32(5.0), "int": 5},
+    ("run_federated", "round_timeout"): {"np.float32": np.float32(60.0), "int": 60},
+    ("run_federated", "num_cpus"): {"np.int64": np.int64(1)},
+    ("run_federated", "seed"): {"np.int64": np.int64(3), "largest": 2**32 - 1},
+    ("server_app", "n_clients"): {"np.int64": np.int64(2)},
+    ("server_app", "rounds"): {"np.int64": np.int64(1)},
+    ("server_app", "noise_multiplier"): {"np.float32": np.float32(0.5)},
+    ("client_app", "clip_on_client"): {"np.bool_": np.bool_(True)},
+    ("local_fit", "epochs"): {"np.int64": np.int64(2)},
+    ("local_fit", "lr"): {"np.float32": np.float32(0.01)},
+    ("local_fit", "batch_size"): {"np.int64": np.int64(4)},
+    ("local_fit", "seed"): {"np.int64": np.int64(5), "largest": 2**32 - 1},
+    ("ScreenedRecording", "reject_factor"): {"np.float32": np.float32(5.0), "int": 5},
+    ("LocalGrid", "n_nodes"): {"np.int64": np.int64(2)},
+    ("FederatedRun.global_model", "server_round"): {"np.int64": np.int64(0), "last": -1},
+    ("FederatedRun.client_model", "client"): {"np.int64": np.int64(1)},
+}
+
+
+def _cases(table):
+    return [
+        pytest.param(name, argument, value, id=f"{name}-{argument}-{case}")
+        for (name, argument), cases in table.items()
+        for case, value in cases.items()
+    ]
+
+
+@pytest.mark.parametrize(("name", "argument", "value"), _cases(BAD))
+def test_bad_input_is_refused_by_name(name, argument, value):
+    assert_rejects(lambda: CALLS[name](**{argument: value}), argument)
+
+
+@pytest.mark.parametrize(("name", "argument", "value"), _cases(VALID))
+def test_valid_variants_are_accepted(name, argument, value):
+    out = assert_accepts(lambda: CALLS[name](**{argument: value}))
+    if name == "run_federated":
+        assert out.rounds == 1 and out.history.clients.tolist() == [0, 2]
+    if name == "local_fit":  # the update it returns trains, also from the largest seed
+        model = out(MLP(), CLIENTS[0], client=1, server_round=3)
+        assert np.isfinite(training.predict_logits(model, X)).all()
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_the_valid_call_itself_works(name):
+    assert_accepts(CALLS[name])
+
+
+def test_every_probed_callable_has_a_valid_call_and_bad_cases():
+    assert {c.__name__ for c in PROBED} <= set(CALLS)
+    assert {name for name, _ in BAD} == set(CALLS)
