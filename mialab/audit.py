@@ -516,7 +516,7 @@ def audit_model(
         )
         n = len(reference_logits)
         with warnings.catch_warnings():  # the note below says what the warning would
-            warnings.filterwarnings("ignore", "records have no IN or no OUT", UserWarning)
+            warnings.filterwarnings("ignore", ".*records have no IN or no OUT", UserWarning)
             lira = attacks.LiRA(online=True, fix_variance=n < 64).fit(
                 reference_logits, reference_in_mask, y
             )
