@@ -491,6 +491,7 @@ def test_a_superlink_and_two_supernodes_on_loopback_run_the_app(tmp_path):
     env = os.environ | {
         "FLWR_HOME": str(tmp_path / "flwr"),
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "FLWR_TELEMETRY_ENABLED": "0",  # as the README's commands set it
     }
     (tmp_path / "flwr").mkdir()
     (tmp_path / "flwr" / "config.toml").write_text(
@@ -517,6 +518,7 @@ def test_a_superlink_and_two_supernodes_on_loopback_run_the_app(tmp_path):
         )
     ]
     history = tmp_path / "history.csv"
+    watch = NetworkWatch().__enter__()
     try:
         for k in range(2):
             started.append(
@@ -550,8 +552,11 @@ def test_a_superlink_and_two_supernodes_on_loopback_run_the_app(tmp_path):
         )
         assert history.exists(), submit.stdout[-3000:] + submit.stderr[-3000:]
     finally:
+        watch.__exit__()
         alive = stop(started)
     assert not alive, f"still running: {alive}"
+    assert not watch.lookups and not watch.connections, (watch.lookups, watch.connections)
+    assert all(env.get("FLWR_TELEMETRY_ENABLED") == "0" for _, env in watch.environments.values())
     table = np.genfromtxt(history, delimiter=",", names=True)
     assert table["round"].tolist() == [0, 1, 2]
     assert table["test_accuracy"][-1] > table["test_accuracy"][0] + 0.5  # measured 0.10 → 0.88

@@ -4,7 +4,11 @@ The Flower app project in ``federated_app/`` points ``flwr run`` here. Each Supe
 with ``--node-config "partition-id=K num-partitions=N"``, loads digits and keeps hospital K of
 N (an IID, seeded share of the first 1,200 digits); the server evaluates the global model on the
 other 597 and, when the run config names a ``result-path``, writes the history there as CSV.
-The README's "Beyond one machine" gives the commands.
+The README's "Beyond one machine" gives the commands; start them with
+``FLWR_TELEMETRY_ENABLED=0`` in the environment, since Flower's processes start (and would send
+telemetry) before this module is loaded. Loading it (through :mod:`mialab.defenses.federated`)
+turns Flower's telemetry off in the process that loads it, unless the environment says
+otherwise.
 """
 
 from flwr.app import Context
