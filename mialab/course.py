@@ -2,10 +2,11 @@
 
 Every notebook runs top to bottom in a fresh kernel. One row per notebook reports the wall time
 and the peak memory of the kernel and every process it started (proportional set size, so shared
-libraries are not counted twice), next to the budget on 2 CPU cores:
+libraries are not counted twice), next to the budget, which holds on 1 CPU core as on 2:
 
     python -m mialab.course            # full size: 3 minutes and 1.5 GB per notebook
     python -m mialab.course --smoke    # MIALAB_SMOKE=1: 40 seconds per notebook
+    python -m mialab.course --cpus 1   # as on Binder: the kernel and its children on one CPU
     python -m mialab.course --student student/   # write student copies, run nothing
 
 The test suite uses the same functions for its smoke runs and structure checks.
@@ -14,6 +15,7 @@ The test suite uses the same functions for its smoke runs and structure checks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -36,7 +38,7 @@ __all__ = [
 ]
 
 BINDER_REPO = "mialab/mialab"
-# (seconds, MB) per notebook on 2 cores; None = no memory budget of its own in that mode.
+# (seconds, MB) per notebook, on 1 CPU core (Binder: 1 CPU, 2 GB) as on 2.
 BUDGETS = {"full": (180.0, 1536.0), "smoke": (40.0, 1536.0)}
 
 
@@ -95,6 +97,7 @@ class NotebookRun:
     wall_s: float
     peak_mb: float
     error: str | None = None
+    cpus: int | None = None  # the CPUs the kernel was pinned to; None: all of the runner's
 
     @property
     def within_budget(self) -> bool:
@@ -109,6 +112,35 @@ def _memory_mb(process: psutil.Process) -> float:
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return 0.0
     return getattr(info, "pss", info.rss) / 2**20
+
+
+def _cpu_set(cpus: int) -> list[int]:
+    """The first ``cpus`` of the CPUs this process may run on."""
+    if not hasattr(os, "sched_setaffinity"):
+        raise ValueError("cpus needs os.sched_setaffinity (Linux); leave it out here")
+    available = sorted(os.sched_getaffinity(0))
+    if isinstance(cpus, bool) or not isinstance(cpus, int) or not 1 <= cpus <= len(available):
+        raise ValueError(f"cpus must be an integer from 1 to {len(available)}, got {cpus!r}")
+    return available[:cpus]
+
+
+@contextlib.contextmanager
+def _pinned(cpus: int | None):
+    """Within the block, this process and every process it starts run on ``cpus`` CPUs only.
+
+    The CPU affinity is inherited by the kernel and its children, as ``taskset`` would set it;
+    OpenMP, MKL and torch read it and start one thread per CPU. ``PYTHON_CPU_COUNT`` makes
+    ``os.cpu_count()`` (which ignores the affinity) agree on Python 3.13 and later.
+    """
+    if cpus is None:
+        yield {}
+        return
+    chosen, before = _cpu_set(cpus), os.sched_getaffinity(0)
+    os.sched_setaffinity(0, chosen)
+    try:
+        yield {"PYTHON_CPU_COUNT": str(cpus)}
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 class _PeakMemory(threading.Thread):
@@ -133,13 +165,15 @@ class _PeakMemory(threading.Thread):
         return self.peak_mb
 
 
-def run_notebook(path, *, smoke: bool, timeout: int = 600) -> NotebookRun:
+def run_notebook(path, *, smoke: bool, timeout: int = 600, cpus: int | None = None) -> NotebookRun:
     """Execute a notebook in a fresh kernel, in its own folder, and measure it.
 
     Args:
         path: the ``.ipynb`` file.
         smoke: set ``MIALAB_SMOKE=1`` in the kernel, shrinking every experiment.
         timeout: seconds allowed for any one cell.
+        cpus: pin the kernel and its children to this many CPUs (Linux; Binder gives 1);
+            None leaves them on every CPU the runner may use.
 
     Returns:
         A :class:`NotebookRun`; the notebook file is not modified.
@@ -153,24 +187,26 @@ def run_notebook(path, *, smoke: bool, timeout: int = 600) -> NotebookRun:
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )
-    sampler = _PeakMemory()
-    sampler.start()
-    start = time.perf_counter()
-    error = None
-    try:
-        client.execute(env=env)
-    except Exception as failure:  # a cell error, a timeout or a dead kernel: all reported
-        error = f"{type(failure).__name__}: {failure}"
-    wall = time.perf_counter() - start
-    peak = sampler.stop()
-    return NotebookRun(path.name, "smoke" if smoke else "full", wall, peak, error)
+    with _pinned(cpus) as cpu_env:
+        sampler = _PeakMemory()
+        sampler.start()
+        start = time.perf_counter()
+        error = None
+        try:
+            client.execute(env={**env, **cpu_env})
+        except Exception as failure:  # a cell error, a timeout or a dead kernel: all reported
+            error = f"{type(failure).__name__}: {failure}"
+        wall = time.perf_counter() - start
+        peak = sampler.stop()
+    return NotebookRun(path.name, "smoke" if smoke else "full", wall, peak, error, cpus)
 
 
 def _format_row(run: NotebookRun) -> str:
     seconds, megabytes = BUDGETS[run.mode]
     status = "error" if run.error else ("ok" if run.within_budget else "OVER BUDGET")
     return (
-        f"{run.name:<32} {run.mode:<6} {run.wall_s:>7.1f} s {run.peak_mb:>8.0f} MB"
+        f"{run.name:<32} {run.mode:<6} {run.cpus or 'all':>4} {run.wall_s:>7.1f} s"
+        f" {run.peak_mb:>8.0f} MB"
         f"   {seconds:>4.0f} s {megabytes:>5.0f} MB   {status}"
     )
 
@@ -182,6 +218,12 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
     parser.add_argument("--smoke", action="store_true", help="run with MIALAB_SMOKE=1")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    parser.add_argument(
+        "--cpus",
+        type=int,
+        metavar="N",
+        help="pin each kernel and its children to N CPUs (Binder gives 1); default: all",
+    )
     parser.add_argument(
         "--student", type=Path, metavar="DIR", help="write student copies into DIR; run nothing"
     )
@@ -195,10 +237,16 @@ def main(argv=None) -> int:
             nbformat.write(student_copy(path), args.student / path.name)
         print(f"{len(paths)} student copies written to {args.student}/")
         return 0
-    print(f"{'notebook':<32} {'mode':<6} {'wall':>9} {'peak mem':>11}   {'budget':>14}   status")
+    if args.cpus is not None:
+        try:
+            _cpu_set(args.cpus)
+        except ValueError as problem:
+            parser.error(str(problem))
+    header = f"{'notebook':<32} {'mode':<6} {'cpus':>4} {'wall':>9} {'peak mem':>11}"
+    print(f"{header}   {'budget':>14}   status")
     failed = False
     for path in paths:
-        run = run_notebook(path, smoke=args.smoke, timeout=args.timeout)
+        run = run_notebook(path, smoke=args.smoke, timeout=args.timeout, cpus=args.cpus)
         print(_format_row(run), flush=True)
         if run.error:
             last_line = [line for line in run.error.splitlines() if line.strip()][-1]

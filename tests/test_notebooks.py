@@ -3,6 +3,7 @@ solutions; its student copy (solutions left out) runs top to bottom in a fresh k
 mode (MIALAB_SMOKE=1), and its solution cells pass their own checks."""
 
 import importlib
+import os
 import re
 from pathlib import Path
 
@@ -103,3 +104,22 @@ def test_runner_reports_errors_time_and_memory(tmp_path):
     assert run.peak_mb > 200  # the kernel held the 200 MB block
     broken = _notebook(tmp_path, [nbformat.v4.new_code_cell("1 / 0")], name="broken.ipynb")
     assert "ZeroDivisionError" in run_notebook(broken, smoke=False).error
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
+def test_runner_pins_the_kernel_and_its_children_to_the_cpus_asked(tmp_path):
+    check = (
+        "import os, subprocess, sys\n"
+        "assert len(os.sched_getaffinity(0)) == 1, os.sched_getaffinity(0)\n"
+        "child = 'import os; print(len(os.sched_getaffinity(0)))'\n"
+        "assert subprocess.check_output([sys.executable, '-c', child]).strip() == b'1'"
+    )
+    path = _notebook(tmp_path, [nbformat.v4.new_code_cell(check)], name="pinned.ipynb")
+    before = os.sched_getaffinity(0)
+    run = run_notebook(path, smoke=True, cpus=1)
+    assert run.error is None, run.error
+    assert run.cpus == 1 and os.sched_getaffinity(0) == before  # the runner is unpinned after
+    if len(before) > 1:  # without cpus, the kernel keeps every CPU the runner has
+        assert "AssertionError" in run_notebook(path, smoke=True).error
+    with pytest.raises(ValueError, match="cpus"):
+        run_notebook(path, smoke=True, cpus=len(before) + 1)
