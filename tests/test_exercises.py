@@ -213,11 +213,13 @@ def test_lesson06_accepts_solutions_and_rejects_typical_mistakes():
     no_floor = lambda lp, k: np.sort(lp)[: int(k * len(lp))].mean()  # noqa: E731
     reversed_rank = lambda c, r: np.log2(len(r)) - np.log2(1 + np.sum(np.asarray(r) < c))  # noqa: E731
     natural = lambda c, r: np.log(len(r)) - np.log(1 + np.sum(np.asarray(r) > c))  # noqa: E731
+    ties_ignored = lambda c, r: np.log2(len(r)) - np.log2(1 + np.sum(np.asarray(r) > c))  # noqa: E731
     additive = lambda e, d, k: (k * e, k * d)  # noqa: E731
     assert "least* likely" in lesson06.q1.check(highest).message
     assert "at least one" in lesson06.q1.check(no_floor).message
     assert "likeliest" in lesson06.q2.check(reversed_rank).message
     assert "bits" in lesson06.q2.check(natural).message
+    assert "ties" in lesson06.q2.check(ties_ignored).message  # as attacks.exposure counts them
     assert "e^ε" in lesson06.q3.check(additive).message
     assert "k records" in lesson06.q3.check(lambda e, d, k: (e, d)).message
     loose = lambda e, d, k: (k * e, k * np.exp((k - 1) * e) * d)  # noqa: E731

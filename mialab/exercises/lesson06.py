@@ -55,7 +55,9 @@ q1 = Exercise(
 
 def exposure_solution(canary_logprob, candidate_logprobs):
     candidates = np.asarray(candidate_logprobs, dtype=np.float64)
-    rank = 1 + int(np.sum(candidates > canary_logprob))  # ties do not push the canary down
+    # Ties count against the canary (as in the paper's rank): rank = how many candidates are at
+    # least as likely as the canary, the canary itself included.
+    rank = int(np.sum(candidates >= canary_logprob))
     return float(np.log2(len(candidates)) - np.log2(rank))
 
 
@@ -73,13 +75,22 @@ def _check_exposure(function):
         return "the rank starts at 1: one plus the number of likelier candidates."
     if not np.isclose(value, expected):
         return "not yet: log2 |R| − log2 rank."
+    tied = np.array([-30.0, -21.0, -21.0, -20.0, -18.0, -26.0, -40.0, -22.0])
+    value, problem = call_for_number(function, -21.0, tied.copy())
+    if problem:
+        return problem
+    if np.isclose(value, np.log2(8) - np.log2(3)):
+        return "a candidate exactly as likely as the canary ranks ahead of it: count ties too."
+    if not np.isclose(value, exposure_solution(-21.0, tied)):  # rank 4 of 8: 1 bit
+        return "right without ties; with a tie, count every candidate at least as likely."
     return None
 
 
 q2 = Exercise(
     "q2",
     _check_exposure,
-    hint="rank = 1 + (number of candidates with a strictly higher log-probability).",
+    hint="rank = the number of candidates at least as likely as the canary (itself and ties "
+    "included), so the likeliest candidate has rank 1.",
     solution=exposure_solution,
 )
 
