@@ -863,7 +863,9 @@ def _ray_environment(temp_dir: str) -> dict[str, str]:
 
 
 def _run_on_ray(server: ServerApp, client: ClientApp, n_clients: int, num_cpus) -> None:
-    num_cpus = num_cpus or min(os.cpu_count() or 1, n_clients)
+    # The CPUs this process may use (taskset, a container's cpuset), not every core of the host.
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    num_cpus = num_cpus or min(usable or 1, n_clients)
     backend = {
         "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
         "init_args": {
