@@ -1,6 +1,7 @@
 """`make` installs JupyterLab settings that fetch no news and check for no update."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -31,3 +32,11 @@ def test_every_overridden_setting_is_one_the_installed_jupyterlab_knows(override
         package, name = plugin.split(":")
         schema = json.loads((LAB / "schemas" / package / f"{name}.json").read_text())
         jsonschema.validate(settings, schema)
+
+
+def test_the_readme_shows_the_same_override_for_other_environments():
+    readme = (ROOT / "README.md").read_text()
+    shown = re.findall(r"```json\n(.*?)```", readme, flags=re.S)
+    assert [json.loads(block) for block in shown] == [
+        json.loads((ROOT / "binder" / "overrides.json").read_text())
+    ]
