@@ -6,7 +6,7 @@ libraries are not counted twice), next to the budget, which holds on 1 CPU core 
 
     python -m mialab.course            # full size: 3 minutes and 1.5 GB per notebook
     python -m mialab.course --smoke    # MIALAB_SMOKE=1: 40 seconds per notebook
-    python -m mialab.course --cpus 1   # the kernel and its children on one CPU (Binder: a 1-CPU quota)
+    python -m mialab.course --cpus 1   # the kernel and its children pinned to one CPU
     python -m mialab.course --student student/   # write student copies, run nothing
 
 The test suite uses the same functions for its smoke runs and structure checks.

@@ -716,12 +716,12 @@ def run_federated(
     Every client trains in every round (``local_update``, default :func:`local_fit` with one
     epoch). ``engine="local"`` runs the apps in this process through :class:`LocalGrid` (about a
     second a run); ``engine="ray"`` runs them in Flower's own simulation engine, Ray, started
-    lean: ``num_cpus`` (default the CPUs this process may use, at most one per client), no dashboard, a small
-    object store, one CPU per client, on loopback only, its files in a temporary folder that is
-    removed afterwards. The same engine gives the same numbers for the same seed (and the same
-    number of torch threads); the two engines agree to float32 rounding, not bit for bit, since
-    Ray gives each client one torch thread and a sum over several threads is added up in a
-    different order.
+    lean: ``num_cpus`` (default the CPUs this process may use, at most one per client), no
+    dashboard, a small object store, one CPU per client, on loopback only, its files in a
+    temporary folder that is removed afterwards. The same engine gives the same numbers for the
+    same seed (and the same number of torch threads); the two engines agree to float32 rounding,
+    not bit for bit, since Ray gives each client one torch thread and a sum over several threads
+    is added up in a different order.
 
     A client that fails, sends a non-finite or far too large update, or does not reply within
     ``round_timeout`` is dropped from its round (``FederatedRun.dropped``, with the reason, and a
