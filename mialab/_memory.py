@@ -5,7 +5,7 @@ threshold that it raises every time such a block is freed, up to 32 MiB. From th
 of a few MiB come from the heap, which glibc can shrink only down to its highest live block. A
 loop whose temporaries grow a little at every step (a language model writing one character at a
 time; Opacus' per-example gradients for batches of random size) then leaves hundreds of MB
-freed but still resident: lesson 06 held 1.3-1.8 GB where 0.7 GB were ever in use. A fixed
+freed but still resident: lesson 06 peaked at up to 1.9 GB where 0.7 GB were ever in use. A fixed
 threshold turns that adjustment off.
 """
 
