@@ -6,6 +6,8 @@ a NaN or a label outside its range fails loudly instead of giving a quietly wron
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
@@ -107,13 +109,16 @@ def positive_int(value, name: str) -> int:
     return int(value)
 
 
+def is_number(value) -> bool:
+    """Whether ``value`` is a real number: Python's or numpy's int or float, never a bool."""
+    return not isinstance(value, (bool, np.bool_)) and isinstance(
+        value, (int, float, np.integer, np.floating)
+    )
+
+
 def positive_number(value, name: str) -> float:
     """A finite number > 0 (bools and non-numbers rejected with the same ValueError)."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not (np.isfinite(value) and value > 0)
-    ):
+    if not is_number(value) or not (np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     return float(value)
 
@@ -140,7 +145,7 @@ def int_pair(value, name: str, *, positive: bool = True) -> tuple[int, int]:
 
 def fraction(value, name: str, *, low_open: bool = True) -> float:
     """A float in (0, 1] (or [0, 1] when ``low_open`` is False)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not is_number(value):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     value = float(value)
     low_ok = value > 0 if low_open else value >= 0
@@ -194,9 +199,7 @@ def boolean(value, name: str) -> bool:
 
 def real_number(value, name: str, *, low: float = -np.inf, high: float = np.inf) -> float:
     """A finite number in [low, high] (numpy scalars accepted, bools rejected)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
+    if not is_number(value):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     if not (np.isfinite(value) and low <= value <= high):
         raise ValueError(f"{name} must be a finite number in [{low}, {high}], got {value!r}")
@@ -209,8 +212,6 @@ def warn_if_probabilities(logits: np.ndarray, name: str) -> None:
     Probabilities are not logits: their softmax flattens the model's confidence, which changes
     every score computed from it. ``np.log(p)`` gives logits with the same softmax ``p``.
     """
-    import warnings
-
     if logits.size and np.all(logits >= 0) and np.allclose(logits.sum(axis=-1), 1.0, atol=1e-4):
         warnings.warn(
             f"{name} looks like probabilities (non-negative rows that sum to 1), not logits; "

@@ -13,7 +13,14 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from mialab._checks import float_array, fraction, membership_labels, same_length, to_numpy
+from mialab._checks import (
+    float_array,
+    fraction,
+    is_number,
+    membership_labels,
+    same_length,
+    to_numpy,
+)
 
 __all__ = [
     "AttackResult",
@@ -171,9 +178,7 @@ class Confusion:
     false_negatives: int
 
     def __post_init__(self):
-        if isinstance(self.threshold, (bool, np.bool_)) or not isinstance(
-            self.threshold, (int, float, np.integer, np.floating)
-        ):
+        if not is_number(self.threshold):
             raise TypeError(f"threshold must be a number, got {type(self.threshold).__name__}")
         if np.isnan(self.threshold):
             raise ValueError("threshold must not be NaN")

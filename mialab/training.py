@@ -6,6 +6,7 @@ its own half of a data pool (lesson 01). A researcher's own model needs neither,
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from mialab._checks import (
     boolean,
     float_array,
     int_labels,
+    is_number,
     positive_int,
     positive_number,
     same_length,
@@ -105,10 +107,27 @@ def _rows_for(model: nn.Module, X: np.ndarray, name: str) -> torch.Tensor:
 
 
 def _two_columns(logits: torch.Tensor) -> torch.Tensor:
-    """A binary model's single logit z as the two logits [0, z] (softmax = sigmoid)."""
-    if logits.ndim == 2 and logits.shape[1] == 1:
-        return torch.cat([torch.zeros_like(logits), logits], dim=1)
+    """A binary model's single logit z as the two logits [0, z] (softmax = sigmoid).
+
+    For one model's ``(n, 1)`` logits and for stacked models' ``(n_models, n, 1)``.
+    """
+    if logits.ndim >= 2 and logits.shape[-1] == 1:
+        return torch.cat([torch.zeros_like(logits), logits], dim=-1)
     return logits
+
+
+@contextlib.contextmanager
+def _evaluating(*models: nn.Module):
+    """Eval mode and no gradients for the block; each model's train/eval mode is restored."""
+    modes = [model.training for model in models]
+    for model in models:
+        model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for model, mode in zip(models, modes, strict=True):
+            model.train(mode)
 
 
 def _forward(model: nn.Module, X_t: torch.Tensor, name: str) -> torch.Tensor:
@@ -127,13 +146,8 @@ def _forward(model: nn.Module, X_t: torch.Tensor, name: str) -> torch.Tensor:
 
 def _check_labels_fit(model: nn.Module, X_t: torch.Tensor, y: np.ndarray, name: str) -> None:
     """Refuse labels the model has no output for (one forward pass of one row, no gradients)."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            n_classes = _forward(model, X_t[:1], f"{name} X").shape[1]
-    finally:
-        model.train(was_training)
+    with _evaluating(model):
+        n_classes = _forward(model, X_t[:1], f"{name} X").shape[1]
     if y.max() >= n_classes:
         raise ValueError(
             f"{name} y holds label {y.max()}, but the model has {n_classes} classes "
@@ -184,7 +198,7 @@ def _not_a_language_model(model, name: str = "model") -> None:
 
 
 def _positive_float(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not is_number(value):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite non-negative number, got {value}")
@@ -482,7 +496,7 @@ def _train_stacked(models, X, y, in_mask, seeds, settings) -> None:
         for _ in range(settings["epochs"]):
             order = torch.stack([torch.randperm(k, generator=g) for g in generators])
             for batch in order.split(settings["batch_size"], dim=1):
-                logits = _two_columns_stacked(
+                logits = _two_columns(
                     batched_forward(params, buffers, X_models[model_index, batch])
                 )
                 losses = nn.functional.cross_entropy(
@@ -501,13 +515,6 @@ def _train_stacked(models, X, y, in_mask, seeds, settings) -> None:
                 tensor.copy_(params[name][m])
             for name, tensor in model.named_buffers():
                 tensor.copy_(buffers[name][m])
-
-
-def _two_columns_stacked(logits: torch.Tensor) -> torch.Tensor:
-    """:func:`_two_columns` for stacked models' ``(n_models, batch, 1)`` logits."""
-    if logits.shape[-1] == 1:
-        return torch.cat([torch.zeros_like(logits), logits], dim=-1)
-    return logits
 
 
 def predict_logits(model, X, *, batch_size: int = 4096) -> np.ndarray:
@@ -547,13 +554,8 @@ def _logits(model, X: np.ndarray, batch_size: int) -> np.ndarray:
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     _not_a_language_model(model)
     X_t = _rows_for(model, X, "X")
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            logits = torch.cat([_forward(model, batch, "X") for batch in X_t.split(batch_size)])
-    finally:
-        model.train(was_training)
+    with _evaluating(model):
+        logits = torch.cat([_forward(model, batch, "X") for batch in X_t.split(batch_size)])
     return logits.double().numpy()
 
 
@@ -599,7 +601,8 @@ def fit_gan(
     X = _features(data, "data")
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
-    lr = min(_learning_rate(lr, generator), _learning_rate(lr, discriminator))
+    lr = _learning_rate(lr, generator)
+    _learning_rate(lr, discriminator)  # the same lr trains both: each dtype must hold it
     progress = boolean(progress, "progress")
     latent_dim = _latent_dim(generator)
     X_t = _gan_rows(generator, discriminator, X, "data")
@@ -634,11 +637,8 @@ def _gan_rows(generator: nn.Module, discriminator: nn.Module, X: np.ndarray, nam
     """``X`` in the discriminator's dtype, checked against both networks' widths."""
     X_t = _rows_for(discriminator, X, f"{name} X")
     noise = torch.zeros(1, _latent_dim(generator), dtype=_model_dtype(generator))
-    was_training = generator.training, discriminator.training
-    generator.eval()
-    discriminator.eval()
     try:
-        with torch.no_grad():
+        with _evaluating(generator, discriminator):
             fake = generator(noise)
             if fake.shape != (1, X.shape[1]):
                 raise ValueError(
@@ -648,9 +648,6 @@ def _gan_rows(generator: nn.Module, discriminator: nn.Module, X: np.ndarray, nam
             score = discriminator(X_t[:1])
     except RuntimeError as error:
         raise ValueError(f"{name} X does not fit the discriminator: {error}") from None
-    finally:
-        generator.train(was_training[0])
-        discriminator.train(was_training[1])
     if score.shape != (1, 1):
         raise ValueError(
             f"discriminator must map each row to one logit, got shape {tuple(score.shape[1:])}"
@@ -683,13 +680,8 @@ def sample(generator: nn.Module, n: int, *, seed: int = 0) -> np.ndarray:
         generator=torch.Generator().manual_seed(seed_value(seed)),
         dtype=_model_dtype(generator),
     )
-    was_training = generator.training
-    generator.eval()
-    try:
-        with torch.no_grad():
-            return generator(noise).double().numpy()
-    finally:
-        generator.train(was_training)
+    with _evaluating(generator):
+        return generator(noise).double().numpy()
 
 
 def _char_lm(model) -> CharLM:

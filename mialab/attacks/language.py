@@ -22,7 +22,7 @@ import zlib
 import numpy as np
 from scipy import stats
 
-from mialab._checks import float_array, fraction, to_numpy
+from mialab._checks import float_array, fraction, is_number, to_numpy
 
 __all__ = [
     "exposure",
@@ -182,9 +182,7 @@ def exposure(canary_logprob: float, candidate_logprobs, *, rtol: float = 1e-5) -
 
 def _logprob(value, name: str) -> float:
     """One finite log-probability (a number ≤ 0)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
+    if not is_number(value):
         raise TypeError(f"{name} must be a number (a log-probability), got {type(value).__name__}")
     if not np.isfinite(value) or value > 1e-9:
         raise ValueError(f"{name} must be a finite log-probability (≤ 0), got {value!r}")

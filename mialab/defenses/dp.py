@@ -13,7 +13,6 @@ import functools
 import math
 import warnings
 
-import numpy as np
 import torch
 from opacus import PrivacyEngine
 from opacus.accountants.utils import get_noise_multiplier
@@ -22,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from mialab import training
-from mialab._checks import positive_int, positive_number, seed_value
+from mialab._checks import is_number, positive_int, positive_number, seed_value
 
 __all__ = ["check_private", "fit_private", "fit_private_gan", "fit_private_lm"]
 
@@ -111,7 +110,7 @@ def _checked_settings(target_epsilon, delta, epochs, max_grad_norm, batch_size, 
         raise ValueError(
             f"grad_sample_mode must be one of {GRAD_SAMPLE_MODES}, got {grad_sample_mode!r}"
         )
-    if _is_number(target_epsilon) and target_epsilon == math.inf:
+    if is_number(target_epsilon) and target_epsilon == math.inf:
         target_epsilon = math.inf  # np.float32(inf) too: train without noise
     else:
         target_epsilon = positive_number(target_epsilon, "target_epsilon")
@@ -121,7 +120,7 @@ def _checked_settings(target_epsilon, delta, epochs, max_grad_norm, batch_size, 
                 "guarantee of e^100 bounds nothing, and the noise search for it runs for minutes; "
                 "pass math.inf to train without noise (same optimiser and epochs)"
             )
-    if not _is_number(delta):
+    if not is_number(delta):
         raise TypeError(f"delta must be a number, got {type(delta).__name__}")
     if not 0 < delta < 1:
         raise ValueError(f"delta must lie in (0, 1) (keep it below 1/n), got {delta}")
@@ -133,12 +132,6 @@ def _checked_settings(target_epsilon, delta, epochs, max_grad_norm, batch_size, 
         positive_int(batch_size, "batch_size"),
         positive_number(lr, "lr"),
         seed_value(seed),
-    )
-
-
-def _is_number(value) -> bool:
-    return not isinstance(value, (bool, np.bool_)) and isinstance(
-        value, (int, float, np.integer, np.floating)
     )
 
 
@@ -281,7 +274,8 @@ def fit_private_gan(
     target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, seed = _checked_settings(
         target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, accountant, "hooks", seed
     )
-    training._learning_rate(lr, generator), training._learning_rate(lr, discriminator)
+    training._learning_rate(lr, generator)
+    training._learning_rate(lr, discriminator)
     # An array X, a Dataset or (X, y), as fit_gan takes; X in the discriminator's dtype.
     X = training._gan_rows(generator, discriminator, training._features(data, "data"), "data")
     if target_epsilon == math.inf:

@@ -67,7 +67,7 @@ from flwr.supercore.task_identity import TaskIdentity
 from torch import nn
 
 from mialab import training
-from mialab._checks import boolean, positive_int, positive_number, seed_value
+from mialab._checks import boolean, is_number, positive_int, positive_number, seed_value
 from mialab.data import Dataset
 
 if os.environ["FLWR_TELEMETRY_ENABLED"] == "0":
@@ -545,9 +545,7 @@ def _settings(
 ) -> dict:
     """The server's settings, checked (shared by :func:`server_app` and :func:`run_federated`)."""
     if noise_multiplier is not None:
-        if isinstance(noise_multiplier, (bool, np.bool_)) or not isinstance(
-            noise_multiplier, (int, float, np.integer, np.floating)
-        ):
+        if not is_number(noise_multiplier):
             raise TypeError(
                 f"noise_multiplier must be a number or None, got {type(noise_multiplier).__name__}"
             )
