@@ -107,6 +107,11 @@ def lira_statistic(logits, labels) -> np.ndarray:
             f"logits must have one row per label on its second-to-last axis: {len(labels)} "
             f"labels, logits of shape {logits.shape}"
         )
+    return _phi(logits, labels)
+
+
+def _phi(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """:func:`lira_statistic` on inputs already checked (LiRA checks its own once)."""
     probs = np.exp(log_softmax(logits, axis=-1))
     is_true = np.arange(logits.shape[-1]) == labels[:, None]  # (n, C), broadcast over (..., n, C)
     p_true = np.where(is_true, probs, 0.0).sum(axis=-1)
@@ -198,7 +203,7 @@ class LiRA:
                 UserWarning,
                 stacklevel=2,
             )
-        phi = np.swapaxes(lira_statistic(np.swapaxes(logits, 1, 2), labels), 1, 2)  # (M, n, Q)
+        phi = np.swapaxes(_phi(np.swapaxes(logits, 1, 2), labels), 1, 2)  # (M, n, Q)
         self.mean_out_, self.std_out_ = self._gaussian(phi, ~mask, "OUT", unscored)
         self.mean_in_, self.std_in_ = (
             self._gaussian(phi, mask, "IN", unscored) if online else (None, None)
@@ -234,7 +239,7 @@ class LiRA:
         if not hasattr(self, "labels_"):
             raise RuntimeError("call fit() before score()")
         logits = _target_inputs(target_logits, labels, self.labels_, self.n_queries_)
-        phi = lira_statistic(np.swapaxes(logits, 0, 1), self.labels_).T  # (n, Q)
+        phi = _phi(np.swapaxes(logits, 0, 1), self.labels_).T  # (n, Q)
         with np.errstate(invalid="ignore"):
             if self.online:
                 per_query = norm.logpdf(phi, self.mean_in_, self.std_in_) - norm.logpdf(
