@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from mialab import plots, training
-from mialab._checks import float_array
+from mialab._checks import float_array, is_number
 from mialab.attacks.language import exposure_estimate
 from mialab.metrics import AttackResult, confusion_at
 from mialab.models import CharLM
@@ -123,8 +123,7 @@ def attack_explorer(
             isinstance(key, tuple)
             and len(key) == 2
             and isinstance(key[0], str)
-            and isinstance(key[1], (int, float, np.integer, np.floating))
-            and not isinstance(key[1], (bool, np.bool_))
+            and is_number(key[1])
             and isinstance(value, AttackResult)
         ):
             raise TypeError("results must map (attack name, number of models) to AttackResult")
