@@ -15,6 +15,7 @@ from mialab.exercises import (
     lesson06,
     lesson07,
 )
+from mialab.metrics import evaluate as ml_evaluate
 
 
 def unfinished(*args): ...  # the template a student starts from
@@ -103,8 +104,30 @@ def test_q3_tpr_at_fpr():
         fprs, tprs, _ = roc_curve(is_member, scores)
         return tprs[fprs < fpr].max()
 
+    def default_roc_curve(scores, is_member, fpr):  # drop_intermediate=True loses thresholds
+        from sklearn.metrics import roc_curve
+
+        fprs, tprs, _ = roc_curve(is_member, scores)
+        return tprs[fprs <= fpr].max()
+
     assert lesson00.q3.check(interpolated).status == "incorrect"
     assert lesson00.q3.check(strict).status == "incorrect"
+    dropped = lesson00.q3.check(default_roc_curve)
+    assert dropped.status == "incorrect" and "drop_intermediate=False" in dropped.message
+    assert "drop_intermediate=False" in lesson00.q3.hint().message
+    assert "drop_intermediate=False" in lesson00.q3.solution().message
+
+
+def test_q3_example_of_the_issue():
+    """Scores [3,3,2,2,1,1,0,0], members [1,0,1,0,1,0,0,0]: at FPR <= 0.4 the TPR is 2/3."""
+    from sklearn.metrics import roc_curve
+
+    scores = np.array([3, 3, 2, 2, 1, 1, 0, 0.0])
+    is_member = np.array([1, 0, 1, 0, 1, 0, 0, 0], bool)
+    fprs, tprs, _ = roc_curve(is_member, scores)  # the default drops (0.4, 2/3)
+    assert tprs[fprs <= 0.4].max() == pytest.approx(1 / 3)
+    assert lesson00.tpr_at_fpr_solution(scores, is_member, 0.4) == pytest.approx(2 / 3)
+    assert ml_evaluate(scores, is_member).tpr_at(0.4) == pytest.approx(2 / 3)
 
 
 def test_feedback_renders_in_notebooks():

@@ -12,7 +12,6 @@ import numpy as np
 
 from mialab.attacks import loss_score
 from mialab.exercises.framework import Exercise, call_for_array, call_for_number
-from mialab.metrics import evaluate
 
 __all__ = ["q1", "q2", "q3"]
 
@@ -111,24 +110,57 @@ q2 = Exercise(
 def tpr_at_fpr_solution(scores, is_member, fpr):
     from sklearn.metrics import roc_curve
 
-    fprs, tprs, _ = roc_curve(is_member, scores)
+    # drop_intermediate=False keeps every threshold: by default roc_curve drops the points on
+    # straight stretches of the curve, and those are real operating points an attacker can use.
+    fprs, tprs, _ = roc_curve(is_member, scores, drop_intermediate=False)
     return tprs[fprs <= fpr].max()  # the best threshold that respects the FPR budget
 
 
-def _check_tpr_at_fpr(function):
+def _tpr_at_fpr_dropped(scores, is_member, fpr):
+    """The typical mistake: roc_curve's default drop_intermediate=True loses operating points."""
+    from sklearn.metrics import roc_curve
+
+    fprs, tprs, _ = roc_curve(is_member, scores)
+    return tprs[fprs <= fpr].max()
+
+
+def _tpr_at_fpr_cases():
+    """(what, scores, is_member, fprs): ties on straight ROC stretches, then a larger random set.
+
+    Every FPR asked for is at least 1/n_nonmembers, so each TPR is measurable.
+    """
+    # Each tied pair holds one member and one non-member: the ROC climbs in a straight line
+    # (0, 0), (0.2, 1/3), (0.4, 2/3), (0.6, 1), whose middle points drop_intermediate removes.
+    ties = (np.array([3, 3, 2, 2, 1, 1, 0, 0.0]), np.array([1, 0, 1, 0, 1, 0, 0, 0], bool))
     rng = np.random.default_rng(3)
     is_member = np.r_[np.ones(200, bool), np.zeros(200, bool)]
     scores = np.round(rng.normal(size=400) + 0.8 * is_member, 1)  # rounding makes ties
-    for fpr in (0.005, 0.01, 0.05, 0.1, 0.25):
-        value, problem = call_for_number(function, scores.copy(), is_member.copy(), fpr)
-        if problem:
-            return problem
-        expected = evaluate(scores, is_member).tpr_at(fpr)
-        if not np.isclose(value, expected):
+    return [
+        ("8 tied scores", *ties, (0.2, 0.4, 0.6)),
+        ("400 rounded scores", scores, is_member, (0.005, 0.01, 0.05, 0.1, 0.25)),
+    ]
+
+
+def _check_tpr_at_fpr(function):
+    for what, scores, is_member, fprs in _tpr_at_fpr_cases():
+        for fpr in fprs:
+            value, problem = call_for_number(function, scores.copy(), is_member.copy(), fpr)
+            if problem:
+                return problem
+            expected = tpr_at_fpr_solution(scores, is_member, fpr)
+            if np.isclose(value, expected):
+                continue
+            if np.isclose(value, _tpr_at_fpr_dropped(scores, is_member, fpr)):
+                return (
+                    f"on {what} at FPR {fpr} you return TPR {value:.4f}, but a threshold "
+                    f"reaches {expected:.4f}. roc_curve drops the points on straight stretches "
+                    "of the curve unless you pass drop_intermediate=False, and those are real "
+                    "thresholds."
+                )
             return (
-                f"at FPR {fpr} you return TPR {value:.4f}; the highest TPR whose FPR is at most "
-                f"{fpr} is different. Do not interpolate between ROC points, and do not exceed "
-                "the FPR budget."
+                f"on {what} at FPR {fpr} you return TPR {value:.4f}; the highest TPR whose FPR "
+                f"is at most {fpr} is different. Do not interpolate between ROC points, and do "
+                "not exceed the FPR budget."
             )
     return None
 
@@ -137,8 +169,9 @@ q3 = Exercise(
     "q3",
     _check_tpr_at_fpr,
     hint=(
-        "sklearn.metrics.roc_curve gives the (FPR, TPR) of every threshold. Keep the points "
-        "whose FPR is within the budget and take the largest TPR among them."
+        "sklearn.metrics.roc_curve(is_member, scores, drop_intermediate=False) gives the "
+        "(FPR, TPR) of every threshold; without drop_intermediate=False it leaves some out. "
+        "Keep the points whose FPR is within the budget and take the largest TPR among them."
     ),
     solution=tpr_at_fpr_solution,
 )
