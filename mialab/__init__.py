@@ -10,7 +10,18 @@ Example:
 
 import importlib
 
-from mialab import attacks, audit, data, defenses, exercises, metrics, models, plots, training
+from mialab import (
+    attacks,
+    audit,
+    claims,
+    data,
+    defenses,
+    exercises,
+    metrics,
+    models,
+    plots,
+    training,
+)
 from mialab._memory import fix_mmap_threshold
 
 fix_mmap_threshold()  # freed tensors go back to the system (see mialab/_memory.py)
@@ -19,6 +30,7 @@ __version__ = "0.1.0"
 __all__ = [
     "attacks",
     "audit",
+    "claims",
     "data",
     "defenses",
     "exercises",

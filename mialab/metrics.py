@@ -3,14 +3,20 @@
 Carlini et al. (2022) argue that an attack matters when it identifies *some* members with near
 certainty, so we report the true-positive rate at fixed low false-positive rates next to the AUC,
 and plot ROC curves on log-log axes. ROC and AUC come from scikit-learn.
+
+Every estimate carries its uncertainty: a percentile interval from a stratified bootstrap that
+resamples members and non-members separately, so each resample keeps the challenge set's sizes.
+With n non-members no FPR below 1/n can be measured: a TPR there is NaN, never a number.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from mialab._checks import (
@@ -18,29 +24,126 @@ from mialab._checks import (
     fraction,
     is_number,
     membership_labels,
+    positive_int,
     same_length,
+    seed_value,
     to_numpy,
 )
 
 __all__ = [
     "AttackResult",
     "Confusion",
+    "Difference",
+    "compare",
+    "confusion_at",
     "evaluate",
     "results_table",
-    "confusion_at",
+    "roc_band",
+    "seed_summary",
+    "show_results",
     "threshold_at_fpr",
 ]
 
 DEFAULT_FPRS = (0.001, 0.01, 0.1)
+_CHUNK_CELLS = 2_000_000  # bootstrap resamples are processed in blocks of about this many cells
 
 
 def _percent(value: float) -> str:
     return f"{100 * value:.3g}%"
 
 
+def _allowed_false_positives(fpr: float, n_nonmembers: int) -> int:
+    """The most false positives k with k / n_nonmembers <= fpr, compared as scikit-learn does."""
+    k = min(int(math.floor(fpr * n_nonmembers)), n_nonmembers)
+    while k < n_nonmembers and (k + 1) / n_nonmembers <= fpr:
+        k += 1
+    while k > 0 and k / n_nonmembers > fpr:
+        k -= 1
+    return k
+
+
+class _Sorted:
+    """One attack's member and non-member scores, sorted, for statistics under record weights.
+
+    A bootstrap resample is a vector of counts (weights) per record; each statistic below is
+    computed from prefix sums of the weights, so no resampled array is ever sorted. scikit-learn
+    has no weighted-resample ROC, which is why this is written out here.
+    """
+
+    def __init__(self, scores: np.ndarray, is_member: np.ndarray):
+        self.member_order = np.argsort(scores[is_member], kind="stable")
+        self.nonmember_order = np.argsort(scores[~is_member], kind="stable")
+        self.members = scores[is_member][self.member_order]
+        self.nonmembers = scores[~is_member][self.nonmember_order]
+        self.below = np.searchsorted(self.nonmembers, self.members, side="left")
+        self.up_to = np.searchsorted(self.nonmembers, self.members, side="right")
+        values = np.unique(scores)
+        self.members_from = np.searchsorted(self.members, values, side="left")
+        self.nonmembers_from = np.searchsorted(self.nonmembers, values, side="left")
+
+    def _prefix(self, w_members, w_nonmembers):
+        w1, w0 = w_members[:, self.member_order], w_nonmembers[:, self.nonmember_order]
+        zero = np.zeros((len(w1), 1))
+        return w1, np.hstack([zero, np.cumsum(w1, 1)]), np.hstack([zero, np.cumsum(w0, 1)])
+
+    def auc(self, w_members, w_nonmembers) -> np.ndarray:
+        """P(member score > non-member score) + ½ P(tie), per row of weights."""
+        w1, _, p0 = self._prefix(w_members, w_nonmembers)
+        wins = p0[:, self.below] + 0.5 * (p0[:, self.up_to] - p0[:, self.below])
+        return (w1 * wins).sum(1) / (len(self.members) * len(self.nonmembers))
+
+    def tpr_at(self, ks, w_members, w_nonmembers) -> np.ndarray:
+        """TPR of the best threshold that flags at most k non-members, per row and k in ``ks``."""
+        n1, n0 = len(self.members), len(self.nonmembers)
+        ks = np.atleast_1d(ks)
+        _, p1, p0 = self._prefix(w_members, w_nonmembers)
+        # Resampled non-members scoring at or above each sorted position, read from the top: the
+        # (k+1)-th highest non-member score v is the last position where it reaches k + 1, and
+        # every threshold above v flags at most k.
+        from_top = n0 - p0[:, n0 - 1 :: -1]
+        rows = np.arange(len(p0))[:, None]
+        needed = np.minimum(ks, n0 - 1) + 1
+        v = self.nonmembers[n0 - 1 - np.array([np.searchsorted(r, needed) for r in from_top])]
+        above_v = n1 - p1[rows, np.searchsorted(self.members, v, side="right")]
+        above_v[:, ks >= n0] = n1  # every threshold allowed: flag all
+        return above_v / n1
+
+    def advantage(self, w_members, w_nonmembers) -> np.ndarray:
+        """max over thresholds of TPR − FPR (0 for the threshold that flags nothing)."""
+        n1, n0 = len(self.members), len(self.nonmembers)
+        _, p1, p0 = self._prefix(w_members, w_nonmembers)
+        gap = (n1 - p1[:, self.members_from]) / n1 - (n0 - p0[:, self.nonmembers_from]) / n0
+        return np.maximum(gap.max(1), 0.0)
+
+
+def _resamples(is_member: np.ndarray, n_bootstrap: int, seed: int):
+    """Stratified bootstrap weights in blocks: (member weights, non-member weights) per block."""
+    n1, n0 = int(is_member.sum()), int((~is_member).sum())
+    rng = np.random.default_rng(seed)
+    block = max(1, _CHUNK_CELLS // (n1 + n0))
+    for start in range(0, n_bootstrap, block):
+        rows = min(block, n_bootstrap - start)
+        weights = []
+        for n in (n1, n0):
+            drawn = rng.integers(0, n, size=(rows, n)) + n * np.arange(rows)[:, None]
+            weights.append(np.bincount(drawn.ravel(), minlength=rows * n).reshape(rows, n))
+        yield weights[0].astype(float), weights[1].astype(float)
+
+
+def _interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(samples, [tail, 1 - tail])
+    return float(low), float(high)
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class AttackResult:
-    """Scores of one attack on a challenge set, with its ROC curve. Made by :func:`evaluate`."""
+    """Scores of one attack on a challenge set, with its ROC curve. Made by :func:`evaluate`.
+
+    Point estimates (``auc``, ``tpr_at``, ``advantage``) equal scikit-learn's; each has an
+    interval (``auc_ci``, ``tpr_ci``, ``advantage_ci``) from ``n_bootstrap`` stratified
+    resamples seeded by ``seed``, computed when first asked for.
+    """
 
     name: str
     scores: np.ndarray
@@ -49,6 +152,10 @@ class AttackResult:
     tpr: np.ndarray
     thresholds: np.ndarray
     auc: float
+    confidence: float = 0.95
+    n_bootstrap: int = 1000
+    seed: int = 0
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_members(self) -> int:
@@ -63,12 +170,18 @@ class AttackResult:
         """The smallest non-zero FPR this challenge set can measure: one non-member in all."""
         return 1.0 / self.n_nonmembers
 
+    def measurable(self, fpr: float) -> bool:
+        """Whether TPR at ``fpr`` can be measured: at least one false positive is allowed."""
+        return _allowed_false_positives(fraction(fpr, "fpr"), self.n_nonmembers) > 0
+
     def tpr_at(self, fpr: float) -> float:
         """The highest TPR among thresholds whose FPR does not exceed ``fpr`` (no interpolation).
 
-        Below :attr:`min_fpr` this is the TPR at an FPR of exactly zero.
+        NaN when ``fpr`` is below :attr:`min_fpr`: with n non-members, a rate below 1/n is not
+        measured, and the TPR at zero false positives says nothing about it.
         """
-        fpr = fraction(fpr, "fpr")
+        if not self.measurable(fpr):
+            return float("nan")
         return float(self.tpr[self.fpr <= fpr].max())
 
     @property
@@ -76,19 +189,63 @@ class AttackResult:
         """Membership advantage (Yeom et al. 2018): max over thresholds of TPR - FPR."""
         return float(np.max(self.tpr - self.fpr))
 
-    def summary(self, fprs=DEFAULT_FPRS) -> dict:
-        """AUC, TPR at each of ``fprs`` and the advantage, as a dict keyed by column name."""
-        row = {"AUC": self.auc}
-        row.update({f"TPR@{_percent(f)}FPR": self.tpr_at(f) for f in fprs})
-        row["advantage"] = self.advantage
+    def _bootstrap(self, key, statistic) -> np.ndarray:
+        if key not in self._cache:
+            ordered = _Sorted(self.scores, self.is_member)
+            self._cache[key] = np.concatenate(
+                [
+                    statistic(ordered, w1, w0)
+                    for w1, w0 in _resamples(self.is_member, self.n_bootstrap, self.seed)
+                ]
+            )
+        return self._cache[key]
+
+    @property
+    def auc_ci(self) -> tuple[float, float]:
+        """Bootstrap interval of the AUC at level :attr:`confidence`."""
+        return _interval(self._bootstrap("auc", _Sorted.auc), self.confidence)
+
+    def tpr_ci(self, fpr: float) -> tuple[float, float]:
+        """Bootstrap interval of :meth:`tpr_at` (the threshold re-chosen in every resample).
+
+        (NaN, NaN) where the TPR is not measurable.
+        """
+        k = _allowed_false_positives(fraction(fpr, "fpr"), self.n_nonmembers)
+        if k == 0:
+            return float("nan"), float("nan")
+        samples = self._bootstrap(("tpr", k), lambda s, w1, w0: s.tpr_at(k, w1, w0)[:, 0])
+        return _interval(samples, self.confidence)
+
+    @property
+    def advantage_ci(self) -> tuple[float, float]:
+        """Bootstrap interval of the membership advantage."""
+        return _interval(self._bootstrap("advantage", _Sorted.advantage), self.confidence)
+
+    def summary(self, fprs=DEFAULT_FPRS, *, intervals: bool = True) -> dict:
+        """AUC, TPR at each of ``fprs`` and the advantage (each with ``low``/``high``)."""
+        row = {}
+        estimates = [("AUC", self.auc, lambda: self.auc_ci)]
+        estimates += [
+            (f"TPR@{_percent(f)}FPR", self.tpr_at(f), lambda f=f: self.tpr_ci(f)) for f in fprs
+        ]
+        estimates.append(("advantage", self.advantage, lambda: self.advantage_ci))
+        for column, value, interval in estimates:
+            row[column] = value
+            if intervals:
+                row[f"{column} low"], row[f"{column} high"] = interval()
         return row
 
     def __repr__(self) -> str:
-        rates = ", ".join(f"TPR@{_percent(f)}FPR={_percent(self.tpr_at(f))}" for f in DEFAULT_FPRS)
+        def shown(value, interval) -> str:
+            return "—" if np.isnan(value) else f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
+
+        rates = ", ".join(
+            f"TPR@{_percent(f)}FPR={shown(self.tpr_at(f), self.tpr_ci(f))}" for f in DEFAULT_FPRS
+        )
         return (
-            f"AttackResult({self.name!r}: AUC={self.auc:.3f}, {rates}, "
-            f"advantage={self.advantage:.3f}, members={self.n_members}, "
-            f"nonmembers={self.n_nonmembers})"
+            f"AttackResult({self.name!r}: AUC={shown(self.auc, self.auc_ci)}, {rates}, "
+            f"advantage={shown(self.advantage, self.advantage_ci)}, members={self.n_members}, "
+            f"nonmembers={self.n_nonmembers}, {self.confidence:.0%} bootstrap intervals)"
         )
 
     def plot(self, ax=None, **kwargs):
@@ -110,27 +267,46 @@ def _scores(scores) -> np.ndarray:
     return float_array(array, "scores", ndim=1)
 
 
-def evaluate(scores, is_member, *, name: str = "attack") -> AttackResult:
+def evaluate(
+    scores,
+    is_member,
+    *,
+    name: str = "attack",
+    confidence: float = 0.95,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> AttackResult:
     """Evaluate attack scores against the truth.
 
     Args:
         scores: ``(n,)`` scores, higher = more likely a member.
         is_member: ``(n,)`` 1/True for members, 0/False for non-members; both must occur.
         name: label used in tables and plot legends.
+        confidence: level of the intervals (``auc_ci``, ``tpr_ci``, ``advantage_ci``).
+        n_bootstrap: stratified bootstrap resamples behind the intervals.
+        seed: seeds the resampling (an int: same seed, same intervals).
 
     Returns:
-        An :class:`AttackResult` with ``.auc``, ``.tpr_at(fpr)``, ``.advantage`` and the ROC.
+        An :class:`AttackResult` with ``.auc``, ``.tpr_at(fpr)``, ``.advantage``, their
+        intervals, and the ROC.
 
     Example:
         >>> result = evaluate([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0], name="toy")
-        >>> result.auc, result.tpr_at(0.25), result.tpr_at(0.5), result.advantage
-        (0.75, 0.5, 1.0, 0.5)
+        >>> result.auc, result.tpr_at(0.5), result.advantage
+        (0.75, 1.0, 0.5)
+        >>> result.tpr_at(0.25)  # with 2 non-members, an FPR below 1/2 is not measurable
+        nan
+        >>> result.auc_ci
+        (0.0, 1.0)
     """
     scores = _scores(scores)
     is_member = membership_labels(is_member)
     same_length(scores=scores, is_member=is_member)
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, got {type(name).__name__}")
+    confidence = fraction(confidence, "confidence")
+    if confidence == 1:
+        raise ValueError("confidence must be below 1")
     fpr, tpr, thresholds = roc_curve(is_member, scores, drop_intermediate=False)
     return AttackResult(
         name=name,
@@ -140,31 +316,225 @@ def evaluate(scores, is_member, *, name: str = "attack") -> AttackResult:
         tpr=tpr,
         thresholds=thresholds,
         auc=float(roc_auc_score(is_member, scores)),
+        confidence=confidence,
+        n_bootstrap=positive_int(n_bootstrap, "n_bootstrap"),
+        seed=seed_value(seed),
     )
 
 
-def results_table(results, *, fprs=DEFAULT_FPRS) -> pd.DataFrame:
-    """One row per attack: AUC, TPR at each of ``fprs``, advantage.
+def roc_band(result: AttackResult, *, points: int = 60) -> tuple[np.ndarray, ...]:
+    """Pointwise bootstrap interval of a ROC curve's TPR, at up to ``points`` measurable FPRs.
+
+    Returns:
+        ``(fpr, low, high)``: FPRs k/n_nonmembers spread evenly on a log scale from the smallest
+        measurable one to 1, and the interval of the TPR at each, at ``result.confidence``.
 
     Example:
-        >>> a = evaluate([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0], name="a")
-        >>> results_table([a]).round(2)
-            AUC  TPR@0.1%FPR  TPR@1%FPR  TPR@10%FPR  advantage
-        a  0.75          0.5        0.5         0.5        0.5
+        >>> fpr, low, high = roc_band(evaluate([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0]))
+        >>> fpr.tolist(), low.tolist(), high.tolist()
+        ([0.5, 1.0], [0.0, 1.0], [1.0, 1.0])
     """
+    if not isinstance(result, AttackResult):
+        raise TypeError(f"result must be an AttackResult, got {type(result).__name__}")
+    points = positive_int(points, "points")
+    n0 = result.n_nonmembers
+    ks = np.unique(np.round(np.geomspace(1, n0, points)).astype(int))
+    ordered = _Sorted(result.scores, result.is_member)
+    samples = np.concatenate(
+        [
+            ordered.tpr_at(ks, w1, w0)
+            for w1, w0 in _resamples(result.is_member, result.n_bootstrap, result.seed)
+        ]
+    )
+    tail = (1 - result.confidence) / 2
+    low, high = np.quantile(samples, [tail, 1 - tail], axis=0)
+    return ks / n0, low, high
+
+
+def _result_list(results) -> list[AttackResult]:
     if isinstance(results, AttackResult):
-        results = [results]
+        return [results]
     if isinstance(results, (str, bytes)) or not hasattr(results, "__iter__"):
         raise TypeError("results must be a non-empty sequence of AttackResult")
     results = list(results)
     if not results or not all(isinstance(r, AttackResult) for r in results):
         raise TypeError("results must be a non-empty sequence of AttackResult")
+    return results
+
+
+def _fprs(fprs) -> tuple:
     if isinstance(fprs, (str, bytes)) or not hasattr(fprs, "__iter__"):
         raise TypeError(f"fprs must be a sequence of false-positive rates, got {fprs!r}")
     fprs = tuple(fraction(f, "fprs") for f in fprs)
     if not fprs:
         raise ValueError("fprs is empty")
-    return pd.DataFrame([r.summary(fprs) for r in results], index=[r.name for r in results])
+    return fprs
+
+
+def results_table(results, *, fprs=DEFAULT_FPRS, intervals: bool = True) -> pd.DataFrame:
+    """One row per attack: AUC, TPR at each of ``fprs``, advantage, each with its interval.
+
+    Columns ``"AUC"``, ``"AUC low"``, ``"AUC high"``, ``"TPR@1%FPR"``, ... (NaN where a TPR is
+    not measurable); ``intervals=False`` keeps the point estimates only. For display, see
+    :func:`show_results`.
+
+    Example:
+        >>> a = evaluate([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0], name="a")
+        >>> results_table([a], fprs=[0.5], intervals=False)
+            AUC  TPR@50%FPR  advantage
+        a  0.75         1.0        0.5
+    """
+    results, fprs = _result_list(results), _fprs(fprs)
+    if not isinstance(intervals, (bool, np.bool_)):
+        raise TypeError(f"intervals must be True or False, got {intervals!r}")
+    return pd.DataFrame(
+        [r.summary(fprs, intervals=bool(intervals)) for r in results],
+        index=[r.name for r in results],
+    )
+
+
+def show_results(results, *, fprs=DEFAULT_FPRS, digits: int = 3):
+    """:func:`results_table` for reading: "estimate [low, high]" per cell, "—" if not measurable.
+
+    Returns a pandas ``Styler`` (a notebook shows it as a table; ``.to_html()`` for a page).
+
+    Example:
+        >>> a = evaluate([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0], name="a")
+        >>> show_results(a, fprs=[0.01]).data.loc["a", "AUC"]
+        '0.750 [0.000, 1.000]'
+    """
+    results, fprs = _result_list(results), _fprs(fprs)
+    digits = positive_int(digits, "digits")
+    table = results_table(results, fprs=fprs)
+    points = [c for c in table.columns if not c.endswith((" low", " high"))]
+
+    def cell(row, column) -> str:
+        if np.isnan(row[column]):
+            return "—"
+        low, high = row[f"{column} low"], row[f"{column} high"]
+        return f"{row[column]:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+    shown = pd.DataFrame(
+        {c: [cell(row, c) for _, row in table.iterrows()] for c in points}, index=table.index
+    )
+    levels = sorted({r.confidence for r in results})
+    caption = (
+        f"In brackets: {', '.join(f'{c:.0%}' for c in levels)} intervals from a stratified "
+        "bootstrap over members and non-members."
+    )
+    if (shown == "—").any().any():
+        n = min(r.n_nonmembers for r in results)
+        caption += (
+            f" —: not measurable, an FPR below 1/{n} (one non-member in {n}) needs more "
+            "non-members."
+        )
+    return shown.style.set_caption(caption)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A difference between two attacks on the same records, with its paired interval."""
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+
+    @property
+    def significant(self) -> bool:
+        """Whether the interval excludes 0 (False when it is not measurable)."""
+        return bool(self.low > 0 or self.high < 0)
+
+
+def compare(a: AttackResult, b: AttackResult, *, fpr: float | None = None) -> Difference:
+    """AUC(a) − AUC(b), or TPR(a) − TPR(b) at ``fpr``, with a paired bootstrap interval.
+
+    Both attacks must score the same records in the same order; each resample draws the same
+    records for both, so what the records share cancels (a's level, seed and resample count).
+
+    Example:
+        >>> truth = np.r_[np.ones(50), np.zeros(50)]
+        >>> noise = np.random.default_rng(0).normal(size=(2, 100))
+        >>> strong = evaluate(truth + noise[0], truth, name="strong")
+        >>> weak = evaluate(0.2 * truth + noise[1], truth, name="weak")
+        >>> compare(strong, weak).significant
+        True
+    """
+    for name, result in (("a", a), ("b", b)):
+        if not isinstance(result, AttackResult):
+            raise TypeError(f"{name} must be an AttackResult, got {type(result).__name__}")
+    if not np.array_equal(a.is_member, b.is_member):
+        raise ValueError(
+            "a and b must score the same records in the same order (is_member differs)"
+        )
+    if fpr is None:
+        estimate = a.auc - b.auc
+
+        def statistic(s, w1, w0):
+            return s.auc(w1, w0)
+    else:
+        k = _allowed_false_positives(fraction(fpr, "fpr"), a.n_nonmembers)
+        if k == 0:
+            return Difference(float("nan"), float("nan"), float("nan"), a.confidence)
+        estimate = a.tpr_at(fpr) - b.tpr_at(fpr)
+
+        def statistic(s, w1, w0):
+            return s.tpr_at(k, w1, w0)[:, 0]
+
+    sorted_a, sorted_b = _Sorted(a.scores, a.is_member), _Sorted(b.scores, b.is_member)
+    differences = np.concatenate(
+        [
+            statistic(sorted_a, w1, w0) - statistic(sorted_b, w1, w0)
+            for w1, w0 in _resamples(a.is_member, a.n_bootstrap, a.seed)
+        ]
+    )
+    return Difference(float(estimate), *_interval(differences, a.confidence), a.confidence)
+
+
+def seed_summary(frame, *, by, value: str, confidence: float = 0.95) -> pd.DataFrame:
+    """Mean of ``value`` over seeds per group, with its standard error and t-interval.
+
+    Args:
+        frame: one row per run (e.g. per seed and setting).
+        by: the column(s) that name a setting.
+        value: the column to summarise.
+        confidence: level of the interval of the mean.
+
+    Returns:
+        One row per setting: ``by`` columns, ``mean``, ``sem``, ``low``, ``high``, ``n``
+        (``sem``, ``low``, ``high`` are NaN for a setting run once).
+
+    Example:
+        >>> runs = pd.DataFrame({"size": [10, 10, 20, 20], "auc": [0.6, 0.7, 0.8, 0.8]})
+        >>> seed_summary(runs, by="size", value="auc").round(3)
+           size  mean   sem    low    high  n
+        0    10  0.65  0.05  0.015   1.285  2
+        1    20  0.80  0.00  0.800   0.800  2
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    keys = [by] if isinstance(by, str) else list(by) if isinstance(by, (list, tuple)) else None
+    if not keys or not all(isinstance(k, str) for k in keys):
+        raise TypeError(f"by must be a column name or a list of them, got {by!r}")
+    if not isinstance(value, str):
+        raise TypeError(f"value must be a column name, got {value!r}")
+    missing = [c for c in [*keys, value] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame has no column {missing[0]!r}; its columns: {list(frame.columns)}")
+    if frame.empty:
+        raise ValueError("frame is empty")
+    if not pd.api.types.is_numeric_dtype(frame[value]) or frame[value].isna().any():
+        raise ValueError(f"column {value!r} must hold numbers, without NaN")
+    confidence = fraction(confidence, "confidence")
+    if confidence == 1:
+        raise ValueError("confidence must be below 1")
+    groups = frame.groupby(keys, sort=True)[value]
+    out = groups.agg(mean="mean", sem="sem", n="count").reset_index()
+    half = out["sem"] * stats.t.ppf((1 + confidence) / 2, np.maximum(out["n"] - 1, 1))
+    out.insert(len(keys) + 2, "low", out["mean"] - half)
+    out.insert(len(keys) + 3, "high", out["mean"] + half)
+    out.attrs["confidence"] = confidence
+    return out
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ import seaborn as sns
 from matplotlib.axes import Axes
 
 from mialab._checks import boolean, positive_int, real_number
-from mialab.metrics import AttackResult
+from mialab.metrics import AttackResult, roc_band
 
-__all__ = ["roc", "score_histogram"]
+__all__ = ["roc", "score_histogram", "sweep"]
 
 
 def _results(results) -> list[AttackResult]:
@@ -34,7 +34,7 @@ def _axes(ax, figsize):
     return ax
 
 
-def roc(results, *, ax=None, log: bool = True, title: str | None = None):
+def roc(results, *, ax=None, log: bool = True, title: str | None = None, band: bool = False):
     """ROC curves of several attacks with the chance line, log-log by default.
 
     On log axes the low-FPR corner, where an attack is confident, takes up most of the plot
@@ -45,6 +45,8 @@ def roc(results, *, ax=None, log: bool = True, title: str | None = None):
         ax: matplotlib axes to draw on; a new figure when None.
         log: log-log axes (True) or linear (False).
         title: axes title.
+        band: shade each curve's pointwise bootstrap interval of the TPR at each FPR (at the
+            result's confidence; see :func:`mialab.metrics.roc_band`).
 
     Returns:
         The matplotlib axes.
@@ -56,7 +58,7 @@ def roc(results, *, ax=None, log: bool = True, title: str | None = None):
         'log'
     """
     results = _results(results)
-    log = boolean(log, "log")
+    log, band = boolean(log, "log"), boolean(band, "band")
     if title is not None and not isinstance(title, str):
         raise TypeError(f"title must be a string or None, got {type(title).__name__}")
     ax = _axes(ax, (4.5, 4.5))
@@ -64,7 +66,13 @@ def roc(results, *, ax=None, log: bool = True, title: str | None = None):
     for result in results:
         # A rate of 0 has no place on a log axis: draw it along the plot's edge instead.
         fpr, tpr = np.maximum(result.fpr, low), np.maximum(result.tpr, low)
-        ax.plot(fpr, tpr, label=f"{result.name} (AUC {result.auc:.3f})")
+        (line,) = ax.plot(fpr, tpr, label=f"{result.name} (AUC {result.auc:.3f})")
+        if band:
+            grid, low_tpr, high_tpr = roc_band(result)
+            ax.fill_between(
+                grid, np.maximum(low_tpr, low), np.maximum(high_tpr, low), step="post",
+                color=line.get_color(), alpha=0.2, lw=0,
+            )  # fmt: skip
     ax.plot([low, 1], [low, 1], ls="--", color="grey", lw=1, label="chance")
     if log:
         ax.set_xscale("log")
@@ -124,4 +132,54 @@ def score_histogram(result: AttackResult, *, ax=None, bins: int = 40, threshold=
         ax.axvline(threshold, color="black", lw=1.5, ls=":")
     ax.set_xlabel("score (higher = more likely a member)")
     ax.set_title(result.name)
+    return ax
+
+
+def sweep(summary, *, x: str, ax=None, label: str | None = None, ylabel: str | None = None):
+    """Means over seeds as points, their intervals as error bars.
+
+    Args:
+        summary: the output of :func:`~mialab.metrics.seed_summary` (``mean``, ``low``, ``high``,
+            ``n``).
+        x: the column on the horizontal axis (one of its ``by`` columns).
+        ax: matplotlib axes to draw on; a new figure when None.
+        label: legend label of this series.
+        ylabel: label of the vertical axis.
+
+    Returns:
+        The matplotlib axes.
+
+    Example:
+        >>> from mialab.metrics import seed_summary
+        >>> runs = pd.DataFrame({"size": [10, 10, 20, 20], "auc": [0.6, 0.7, 0.8, 0.8]})
+        >>> ax = sweep(seed_summary(runs, by="size", value="auc"), x="size", ylabel="AUC")
+        >>> ax.get_ylabel()
+        'AUC'
+    """
+    if not isinstance(summary, pd.DataFrame):
+        raise TypeError(
+            f"summary must be a DataFrame from seed_summary, got {type(summary).__name__}"
+        )
+    needed = [x, "mean", "low", "high", "n"] if isinstance(x, str) else None
+    if needed is None:
+        raise TypeError(f"x must be a column name, got {x!r}")
+    missing = [c for c in needed if c not in summary.columns]
+    if missing:
+        raise ValueError(f"summary has no column {missing[0]!r}: pass the output of seed_summary")
+    for name, text in (("label", label), ("ylabel", ylabel)):
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"{name} must be a string or None, got {type(text).__name__}")
+    ax = _axes(ax, (5, 3.5))
+    mean = summary["mean"].to_numpy(float)
+    # A setting run once has no interval: draw its mean without a bar.
+    below = np.nan_to_num(mean - summary["low"].to_numpy(float))
+    above = np.nan_to_num(summary["high"].to_numpy(float) - mean)
+    if label is None:
+        level = summary.attrs.get("confidence", 0.95)
+        label = f"mean of {summary['n'].min()} seeds, {level:.0%} interval"
+    ax.errorbar(summary[x], mean, yerr=[below, above], marker="o", capsize=3, label=label)
+    ax.set_xlabel(x)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.legend(fontsize="small")
     return ax
