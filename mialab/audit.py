@@ -1,18 +1,29 @@
 """Empirical lower bounds on ε: what an attack proves about a training run (lesson 05).
 
 (ε, δ)-DP implies, for every attack and threshold, TPR ≤ e^ε · FPR + δ and, swapping the roles
-of members and non-members, TNR ≤ e^ε · FNR + δ. An attack that does better than that refutes
-the guarantee; how much better gives a lower bound on the ε the training really has
-(Jagielski et al. 2020; Nasr et al. 2021). With finitely many records the rates are estimates,
-so the bound uses Clopper-Pearson confidence bounds: the lowest TPR and the highest FPR
-consistent with the counts.
+of members and non-members, TNR ≤ e^ε · FNR + δ, where the rates are probabilities over the
+training's randomness for one pair of neighbouring datasets. An attack that does better than
+that refutes the guarantee; how much better gives a lower bound on the ε the training really has.
 
-A bound is only valid if its threshold was chosen without looking at the records it is
-computed on: :func:`epsilon_lower_bound` chooses it on a seeded half and counts on the other.
-:func:`canary_epsilon_lower_bound` is the one-run audit of Steinke, Nasr & Jagielski (2023).
+Two bounds, with different assumptions:
+
+* :func:`epsilon_lower_bound` counts true and false positives and bounds the rates with
+  Clopper-Pearson intervals, so it treats every (score, membership) pair as an independent
+  trial. That is what the rates mean when each trial retrains a model with or without the
+  record (Jagielski et al. 2020; Nasr et al. 2021): then the bound is rigorous. Over the records
+  of **one** trained model the trials are neither independent nor draws of the DP game, so the
+  same number is a heuristic per-record ε estimate, not a proof.
+* :func:`canary_epsilon_lower_bound` is the one-run audit of Steinke, Nasr & Jagielski (2023):
+  rigorous from a single training run, provided each audited record ("canary") was put in the
+  training data independently with probability ½.
+
+A bound is only valid if its threshold (or its numbers of guesses) was chosen without looking at
+the records it is computed on: :func:`epsilon_lower_bound` chooses it on a seeded half and counts
+on the other; :func:`canary_epsilon_lower_bound` takes its numbers of guesses fixed in advance.
 
 :func:`audit_model` is the researcher's entry point (lesson 07): every attack that fits what it
-is given, each with its ε lower bound, in one :class:`AuditReport`.
+is given, each with its bound (the heuristic, or the one-run bound when the audited records'
+membership was randomised), Bonferroni-corrected over the attacks, in one :class:`AuditReport`.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -111,12 +122,20 @@ def epsilon_lower_bound(
     threshold: float | None = None,
     seed: int = 0,
 ) -> float:
-    """A lower bound on ε, at the given confidence, from an attack's scores.
+    """A lower bound on ε from an attack's scores, if the records are independent trials.
 
     ε_lb = max(ln((TPR_lo − δ) / FPR_hi), ln((1 − FPR_hi − δ) / FNR_hi), 0), with one-sided
     Clopper-Pearson bounds at level 1 − (1 − confidence)/2 each, so both hold together with
     probability ``confidence`` (a union bound). A record is guessed a member when its score is
     at least the threshold.
+
+    What it assumes: each (score, membership) pair is an independent trial of the DP game, one
+    training run per trial with the record in or out (Jagielski et al. 2020; Nasr et al. 2021).
+    Then the bound holds with probability ``confidence``. Over the records of **one** trained
+    model it is a heuristic per-record ε estimate, not a proof: the records share one training
+    run, and DP bounds rates over that run's randomness, not over a population of records. For
+    a rigorous bound from one run, randomise the audited records' membership and use
+    :func:`canary_epsilon_lower_bound`.
 
     Args:
         scores: ``(n,)`` attack scores, higher = more likely a member.
@@ -129,7 +148,7 @@ def epsilon_lower_bound(
         seed: seeds the split when no threshold is given (an int: same seed, same bound).
 
     Returns:
-        ε_lb ≥ 0; 0 means the attack proves nothing.
+        ε_lb ≥ 0; 0 means the attack found nothing at this sample size.
 
     Example:
         >>> is_member = np.r_[np.ones(500, bool), np.zeros(500, bool)]
@@ -154,15 +173,43 @@ def epsilon_lower_bound(
 
 
 def _audit_p_value(m: int, guesses: int, correct: int, epsilon: float, delta: float) -> float:
-    """P[≥ correct right guesses out of ``guesses``] under (ε, δ)-DP: Steinke et al. Thm 5.2."""
+    """P[≥ ``correct`` right guesses out of ``guesses``] under (ε, δ)-DP with m canaries.
+
+    Steinke, Nasr & Jagielski (2023), Theorem 5.2 and their Appendix D: with
+    q = e^ε / (1 + e^ε) and B ~ Binomial(guesses, q), the p-value is
+    P[B ≥ v] + 2 m δ · max_{1 ≤ i ≤ v} P[v − i ≤ B < v] / i, capped at 1 (v = ``correct``).
+    """
     q = 1 / (1 + math.exp(-epsilon))  # the accuracy of ε-DP randomised response
-    tail = stats.binom.sf(correct - 1, guesses, q)
+    tail = float(stats.binom.sf(correct - 1, guesses, q))
     if delta == 0 or correct == 0:
-        return float(tail)
-    # δ can add mass just below `correct`: the worst ratio of that mass to the shortfall i.
-    below = np.cumsum(stats.binom.pmf(correct - np.arange(1, correct + 1), guesses, q))
-    slack = np.max(below / np.arange(1, correct + 1))
-    return float(min(1.0, tail + 2 * m * delta * slack))
+        return min(1.0, tail)
+    shortfall = np.arange(1, correct + 1)
+    below = np.cumsum(stats.binom.pmf(correct - shortfall, guesses, q))  # P[v − i ≤ B < v]
+    return min(1.0, tail + 2 * m * delta * float(np.max(below / shortfall)))
+
+
+def _one_run_bound(scores, included, *, m, delta, alpha, k_plus, k_minus, seed) -> float:
+    """The one-run bound on checked inputs; ``m`` (≥ len(scores)) canaries for the δ term."""
+    n = len(scores)
+    # Ties are broken in a seeded random order, never by the records' order (which may follow
+    # membership: with members first, constant scores would "guess" them all).
+    shuffled = np.random.default_rng(seed).permutation(n)
+    order = shuffled[np.argsort(scores[shuffled], kind="stable")]
+    correct = int(included[order[n - k_plus :]].sum() + (~included[order[:k_minus]]).sum())
+    guesses = k_plus + k_minus
+
+    def rejected(epsilon: float) -> bool:  # (ε, δ)-DP is rejected at level alpha
+        return _audit_p_value(m, guesses, correct, epsilon, delta) <= alpha
+
+    if not rejected(0.0):
+        return 0.0
+    low, high = 0.0, 1.0  # rejected(low) holds throughout; rejected(high) does not
+    while rejected(high):
+        low, high = high, 2 * high
+    while high - low > 1e-9 * max(1.0, high):  # bisection, as in the paper's Appendix D
+        middle = (low + high) / 2
+        low, high = (middle, high) if rejected(middle) else (low, middle)
+    return low
 
 
 def canary_epsilon_lower_bound(
@@ -173,15 +220,20 @@ def canary_epsilon_lower_bound(
     confidence: float = 0.95,
     k_plus: int | None = None,
     k_minus: int | None = None,
+    seed: int = 0,
 ) -> float:
     """One-run audit (Steinke, Nasr & Jagielski 2023): ε lower bound from m canaries.
 
-    Each of m canaries was included in training independently with probability ½. The auditor
-    guesses "in" for the ``k_plus`` highest scores, "out" for the ``k_minus`` lowest, and
-    abstains on the rest. Under (ε, δ)-DP the number of right guesses is at most a
-    Binomial(r, e^ε / (1 + e^ε)) plus a δ term; the bound is the largest ε that this count
-    still rejects at the given confidence. Fix ``k_plus`` and ``k_minus`` before looking at the
-    scores (default m/10 each), or the confidence no longer holds.
+    Each of m canaries was included in training independently with probability ½; that
+    randomisation is what makes the bound rigorous from a single training run (without it, use
+    the records as independent trials only with care: see :func:`epsilon_lower_bound`). The
+    auditor guesses "in" for the ``k_plus`` highest scores, "out" for the ``k_minus`` lowest,
+    and abstains on the rest; tied scores are ordered at random (seeded by ``seed``). Under
+    (ε, δ)-DP the number v of right guesses out of r = k_plus + k_minus has p-value
+    P[B ≥ v] + 2mδ · max_{1≤i≤v} P[v − i ≤ B < v] / i with B ~ Binomial(r, e^ε / (1 + e^ε))
+    (their Theorem 5.2); the bound is the largest ε that this p-value still rejects at level
+    1 − ``confidence``. Fix ``k_plus`` and ``k_minus`` before looking at the scores (default
+    m/10 each), or the confidence no longer holds.
 
     Args:
         scores: ``(m,)`` scores of the canaries, higher = more likely included.
@@ -189,6 +241,7 @@ def canary_epsilon_lower_bound(
         delta: the δ of the guarantee being audited.
         confidence: probability that the bound holds.
         k_plus, k_minus: numbers of "in" and "out" guesses.
+        seed: seeds the order of tied scores (an int: same seed, same bound).
 
     Returns:
         ε_lb ≥ 0.
@@ -200,24 +253,25 @@ def canary_epsilon_lower_bound(
         3.44
     """
     scores, included, delta, alpha = _checked(scores, included, "included", delta, confidence)
-    m = len(scores)
+    m, seed = len(scores), seed_value(seed)
     k_plus = positive_int(k_plus if k_plus is not None else max(m // 10, 1), "k_plus")
     k_minus = positive_int(k_minus if k_minus is not None else max(m // 10, 1), "k_minus")
     if k_plus + k_minus > m:
         raise ValueError(f"k_plus + k_minus must be at most the {m} canaries")
-    order = np.argsort(scores, kind="stable")
-    correct = int(included[order[m - k_plus :]].sum() + (~included[order[:k_minus]]).sum())
-    guesses = k_plus + k_minus
+    return _one_run_bound(
+        scores, included, m=m, delta=delta, alpha=alpha, k_plus=k_plus, k_minus=k_minus, seed=seed
+    )
 
-    def rejects(epsilon: float) -> float:  # > 0 while (ε, δ)-DP is still rejected
-        return alpha - _audit_p_value(m, guesses, correct, epsilon, delta)
 
-    if rejects(0.0) <= 0:
-        return 0.0
-    high = 1.0
-    while rejects(high) > 0:
-        high *= 2
-    return float(optimize.brentq(rejects, 0.0, high, xtol=1e-6))
+_FPRS = (0.001, 0.01)  # the report's low false-positive rates
+
+
+def _tpr_column(fpr: float) -> str:
+    return f"tpr_at_{fpr:g}"
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.3g}%"
 
 
 @dataclass(frozen=True, eq=False)
@@ -225,15 +279,24 @@ class AuditReport:
     """What :func:`audit_model` found: a table, the attacks' results, the most exposed records.
 
     Attributes:
-        table: one row per attack: ``attack, auc, tpr_at_0.001, tpr_at_0.01, advantage,
-            epsilon_lb`` (ε lower bound at ``confidence``, for the given ``delta``).
+        table: one row per attack: ``attack``; ``auc``, ``tpr_at_0.001``, ``tpr_at_0.01`` and
+            ``advantage``, each followed by its bootstrap interval (``auc_low``, ``auc_high``,
+            ...) at ``confidence``; a TPR is NaN where the non-members are too few to measure
+            it (an FPR below 1/n_nonmembers). The last column is the attack's ε bound for the
+            given ``delta``, at level :attr:`bound_confidence` (Bonferroni over the attacks):
+            ``epsilon_heuristic``, a per-record ε estimate that is not a proof, or, when the
+            audited records' membership was randomised, ``epsilon_lb``, the one-run lower bound
+            of Steinke et al. (2023).
         results: each attack's :class:`~mialab.metrics.AttackResult` (scores and ROC).
         most_exposed: the records the strongest attack (highest TPR at 1% FPR) is surest are
             members: ``set`` (member / non-member), ``index`` in that set, ``score``.
         notes: what was run and what was not, and why.
+        confidence: the level of the intervals, and of all the bounds together.
+        delta: the δ of the guarantee the bounds are about.
         reference_logits, reference_in_mask: the reference models' outputs on the members then
             the non-members, and which record trained which model; save them to audit the same
             model again from its logits without retraining.
+        membership_randomized: whether the bound column is the one-run bound.
     """
 
     table: pd.DataFrame
@@ -244,6 +307,17 @@ class AuditReport:
     delta: float
     reference_logits: np.ndarray | None = None
     reference_in_mask: np.ndarray | None = None
+    membership_randomized: bool = False
+
+    @property
+    def bound_column(self) -> str:
+        """``epsilon_lb`` (one-run, rigorous) or ``epsilon_heuristic`` (per-record estimate)."""
+        return "epsilon_lb" if self.membership_randomized else "epsilon_heuristic"
+
+    @property
+    def bound_confidence(self) -> float:
+        """Each attack's bound level: 1 − (1 − confidence) / n_attacks (Bonferroni)."""
+        return 1 - (1 - self.confidence) / len(self.results)
 
     def roc_figure(self):
         """A log-log ROC of every attack, as a matplotlib figure (``.savefig("roc.png")``)."""
@@ -255,38 +329,104 @@ class AuditReport:
 
     def _caption(self) -> str:
         members, nonmembers = self.results[0].n_members, self.results[0].n_nonmembers
-        return (
+        n, column = len(self.results), self.bound_column
+        text = (
             f"Membership inference audit: {members} members, {nonmembers} non-members. "
-            f"epsilon_lb: a lower bound on the ε of (ε, δ = {self.delta:g})-DP that holds with "
-            f"{self.confidence:.0%} confidence (Clopper-Pearson, threshold chosen on half of "
-            "the records); 0 means the attack proves nothing."
+            f"auc, tpr_at_*, advantage: estimate [{self.confidence:.0%} stratified bootstrap "
+            "interval], each attack on its own. "
         )
+        if self.membership_randomized:
+            text += (
+                f"{column}: a lower bound on the ε of (ε, δ = {self.delta:g})-DP, the one-run "
+                "audit of Steinke, Nasr & Jagielski (2023) (guesses on the 10% highest and 10% "
+                "lowest scores, fixed in advance), rigorous given that each audited record's "
+                "membership was randomised independently with probability ½ "
+                "(membership_randomized=True). "
+            )
+        else:
+            text += (
+                f"{column}: a heuristic per-record ε estimate for (ε, δ = {self.delta:g})-DP, "
+                "not a proof: Clopper-Pearson bounds on TPR and FPR (threshold chosen on half "
+                "of the records) treat the records of one trained model as independent trials "
+                "of the DP game, which they are not. A rigorous bound needs retrained models, "
+                "or records whose membership was randomised (membership_randomized=True). "
+            )
+        if n > 1:
+            text += (
+                f"Bonferroni over the {n} attacks: each {column} at level "
+                f"{_percent(self.bound_confidence)}, so that all {n} hold together with "
+                f"{self.confidence:.0%} confidence"
+            )
+        else:
+            text += f"{column} at {self.confidence:.0%} confidence"
+        if not self.membership_randomized:
+            text += " (if the records were independent trials)"
+        return text + "; 0 means the attack found nothing at this sample size."
+
+    def _shown(self) -> pd.DataFrame:
+        """The table for reading: "estimate [low, high]" per cell, "—" where not measurable."""
+
+        def interval(row, column: str) -> str:
+            value = row[column]
+            if np.isnan(value):
+                return "—"
+            return f"{value:.3f} [{row[f'{column}_low']:.3f}, {row[f'{column}_high']:.3f}]"
+
+        columns = ["auc", *(_tpr_column(f) for f in _FPRS), "advantage"]
+        shown = pd.DataFrame({"attack": self.table.attack})
+        for column in columns:
+            shown[column] = [interval(row, column) for _, row in self.table.iterrows()]
+        shown[self.bound_column] = [f"{v:.3g}" for v in self.table[self.bound_column]]
+        return shown
+
+    def _unmeasurable_note(self) -> str:
+        """What "—" means, when the table has one."""
+        parts = []
+        for fpr in _FPRS:
+            missing = self.table[_tpr_column(fpr)].isna().to_numpy()
+            if missing.any():
+                pairs = zip(self.results, missing, strict=True)
+                have = sorted({result.n_nonmembers for result, gone in pairs if gone})
+                needed = math.ceil(1 / fpr - 1e-9)
+                parts.append(
+                    f"TPR at {_percent(fpr)} FPR needs at least {needed} non-members, this audit "
+                    f"has {' or '.join(map(str, have))}"
+                )
+        if not parts:
+            return ""
+        return f"— : not measurable ({'; '.join(parts)}). A TPR there is not 0, it is unknown."
 
     def to_markdown(self) -> str:
         """The report as markdown, for a paper's appendix or a model card."""
         notes = "\n".join(f"- {note}" for note in self.notes)
+        unmeasurable = self._unmeasurable_note()
         return (
-            f"{self._caption()}\n\n{self.table.to_markdown(index=False, floatfmt='.3g')}\n\n"
-            f"{notes}\n\nMost exposed records:\n\n"
+            f"{self._caption()}\n\n{self._shown().to_markdown(index=False)}\n\n"
+            + (f"{unmeasurable}\n\n" if unmeasurable else "")
+            + f"{notes}\n\nMost exposed records:\n\n"
             f"{self.most_exposed.to_markdown(index=False, floatfmt='.3g')}\n"
         )
 
     def to_html(self) -> str:
         """The report as an HTML fragment."""
         notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes)
-        number = "{:.3g}".format
+        unmeasurable = self._unmeasurable_note()
         return (
             f"<p>{html.escape(self._caption())}</p>"
-            f"{self.table.to_html(index=False, float_format=number)}<ul>{notes}</ul>"
-            "<p>Most exposed records:</p>"
-            f"{self.most_exposed.to_html(index=False, float_format=number)}"
+            f"{self._shown().to_html(index=False)}"
+            + (f"<p>{html.escape(unmeasurable)}</p>" if unmeasurable else "")
+            + f"<ul>{notes}</ul><p>Most exposed records:</p>"
+            f"{self.most_exposed.to_html(index=False, float_format='{:.3g}'.format)}"
         )
 
     def _repr_html_(self) -> str:
         return self.to_html()
 
     def __repr__(self) -> str:
-        return f"AuditReport\n{self.table.to_string(index=False)}"
+        unmeasurable = self._unmeasurable_note()
+        return f"AuditReport\n{self._shown().to_string(index=False)}" + (
+            f"\n{unmeasurable}" if unmeasurable else ""
+        )
 
 
 def _outputs(model, X: np.ndarray, name: str) -> np.ndarray:
@@ -405,13 +545,17 @@ def _checked_references(reference_logits, reference_in_mask, logits):
     return reference_logits, mask
 
 
-def _row(name, score, is_member, *, delta, confidence, seed) -> tuple[AttackResult, dict]:
-    result = evaluate(score, is_member, name=name)
-    bound = epsilon_lower_bound(score, is_member, delta=delta, confidence=confidence, seed=seed)
-    return result, {
-        "attack": name, "auc": result.auc, "tpr_at_0.001": result.tpr_at(0.001),
-        "tpr_at_0.01": result.tpr_at(0.01), "advantage": result.advantage, "epsilon_lb": bound,
-    }  # fmt: skip
+def _row(result: AttackResult, bound_column: str, bound: float) -> dict:
+    row = {"attack": result.name, "auc": result.auc}
+    row["auc_low"], row["auc_high"] = result.auc_ci
+    for fpr in _FPRS:
+        column = _tpr_column(fpr)
+        row[column] = result.tpr_at(fpr)
+        row[f"{column}_low"], row[f"{column}_high"] = result.tpr_ci(fpr)
+    row["advantage"] = result.advantage
+    row["advantage_low"], row["advantage_high"] = result.advantage_ci
+    row[bound_column] = bound
+    return row
 
 
 def audit_model(
@@ -432,6 +576,7 @@ def audit_model(
     population=None,
     delta: float = 1e-5,
     confidence: float = 0.95,
+    membership_randomized: bool = False,
     n_exposed: int = 10,
     seed: int = 0,
     progress: bool = True,
@@ -455,6 +600,24 @@ def audit_model(
     ``reference_in_mask``. RMIA also runs when references are trained here and ``population``
     records (never used for training) are given.
 
+    Each attack's row gives its AUC, TPR at 0.1% and 1% FPR and advantage with bootstrap
+    intervals at ``confidence``, and an ε bound for ``delta``:
+
+    * by default ``epsilon_heuristic``, :func:`epsilon_lower_bound` over the audited records: a
+      per-record ε estimate, **not a proof**, since one trained model's records are not the
+      independent trials that bound assumes;
+    * with ``membership_randomized=True``, ``epsilon_lb``, the one-run bound of Steinke, Nasr &
+      Jagielski (2023) (:func:`canary_epsilon_lower_bound`, guessing on the 10% highest and
+      10% lowest scores) over the audited records, a rigorous lower bound. Pass True only if
+      each audited record was put in the training data independently with probability ½ (a
+      coin per record, e.g. ``rng.random(n) < 0.5``) and the rest of the training data did not
+      depend on those coins; a split of fixed size such as :func:`mialab.data.membership_split`
+      is not covered by that theorem.
+
+    The bounds are Bonferroni-corrected over the attacks: with n attacks each is computed at
+    level 1 − (1 − ``confidence``) / n, so that all hold together with ``confidence``. The
+    report's caption says which bound it shows and at what level.
+
     Returns:
         An :class:`AuditReport`.
 
@@ -474,6 +637,7 @@ def audit_model(
         raise ValueError("confidence must be below 1")
     n_exposed, seed = positive_int(n_exposed, "n_exposed"), seed_value(seed)
     progress = boolean(progress, "progress")
+    membership_randomized = boolean(membership_randomized, "membership_randomized")
     if positive_int(n_references, "n_references") < 2:
         raise ValueError("n_references must be at least 2 (each record IN and OUT of some)")
     if train_reference is not None and not callable(train_reference):
@@ -547,13 +711,28 @@ def audit_model(
                      "records no model trained on.")  # fmt: skip
 
     scored = {name: np.flatnonzero(np.isfinite(score)) for name, score in scores.items()}
-    results, rows = zip(*(
-        _row(name, score[scored[name]], is_member[scored[name]], delta=delta,
-             confidence=confidence, seed=seed)
-        for name, score in tqdm(scores.items(), desc="attacks", disable=not progress)
-    ), strict=True)  # fmt: skip
-    table = pd.DataFrame(list(rows))
-    strongest = results[int(np.lexsort((table.auc, table["tpr_at_0.01"]))[-1])]
+    alpha = (1 - confidence) / len(scores)  # Bonferroni: all the bounds hold together
+    bound_column = "epsilon_lb" if membership_randomized else "epsilon_heuristic"
+    results, rows = [], []
+    for name, score in tqdm(scores.items(), desc="attacks", disable=not progress):
+        keep = scored[name]
+        result = evaluate(score[keep], is_member[keep], name=name, confidence=confidence, seed=seed)
+        if membership_randomized:
+            k = max(len(keep) // 10, 1)  # fixed by the counts alone, before any score is seen
+            bound = _one_run_bound(score[keep], is_member[keep], m=len(y), delta=delta,
+                                   alpha=alpha, k_plus=k, k_minus=k, seed=seed)  # fmt: skip
+        else:
+            bound = epsilon_lower_bound(score[keep], is_member[keep], delta=delta,
+                                        confidence=1 - alpha, seed=seed)  # fmt: skip
+        results.append(result)
+        rows.append(_row(result, bound_column, bound))
+    table = pd.DataFrame(rows)
+    if membership_randomized:
+        notes.append("membership_randomized=True: each audited record was put in the "
+                     "training data independently with probability ½, so the one-run bound "
+                     "applies.")  # fmt: skip
+    low_fpr = table["tpr_at_0.01"].fillna(-1.0)  # not measurable: rank by AUC alone
+    strongest = results[int(np.lexsort((table.auc, low_fpr))[-1])]
     top = scored[strongest.name][np.argsort(-strongest.scores, kind="stable")[:n_exposed]]
     most_exposed = pd.DataFrame({
         "set": np.where(is_member[top], "member", "non-member"),
@@ -561,5 +740,5 @@ def audit_model(
         "score": scores[strongest.name][top],
         "attack": strongest.name,
     })  # fmt: skip
-    return AuditReport(table, results, most_exposed, tuple(notes), confidence, delta,
-                       reference_logits, reference_in_mask)  # fmt: skip
+    return AuditReport(table, tuple(results), most_exposed, tuple(notes), confidence, delta,
+                       reference_logits, reference_in_mask, membership_randomized)  # fmt: skip

@@ -34,7 +34,9 @@ def test_a_model_and_its_saved_logits_give_identical_tables(biopsies, overfit):
         population=biopsies.population, progress=False,
     )  # fmt: skip
     assert list(report.table.columns) == [
-        "attack", "auc", "tpr_at_0.001", "tpr_at_0.01", "advantage", "epsilon_lb",
+        "attack", "auc", "auc_low", "auc_high", "tpr_at_0.001", "tpr_at_0.001_low",
+        "tpr_at_0.001_high", "tpr_at_0.01", "tpr_at_0.01_low", "tpr_at_0.01_high", "advantage",
+        "advantage_low", "advantage_high", "epsilon_heuristic",
     ]  # fmt: skip
     assert list(report.table.attack) == ["loss", "confidence", "modified entropy", "LiRA", "RMIA"]
     assert report.table.auc.max() > 0.55  # the overfit model leaks
@@ -45,13 +47,22 @@ def test_a_model_and_its_saved_logits_give_identical_tables(biopsies, overfit):
         reference_logits=report.reference_logits, reference_in_mask=report.reference_in_mask,
         progress=False,
     )  # fmt: skip
+    # Everything but the bounds, which are Bonferroni-corrected over 5, 4 and 3 attacks.
+    measured = list(report.table.columns[:-1])
     expected = report.table[report.table.attack != "RMIA"].reset_index(drop=True)
-    assert again.table.equals(expected)
+    assert again.table[measured].equals(expected[measured])
     # A function returning logits (any framework) audits the same as the torch module.
     as_function = ml.audit.audit_model(
         lambda X: ml.training.predict_logits(overfit, X), members, nonmembers, progress=False
     )
-    assert as_function.table.equals(expected[expected.attack != "LiRA"])
+    threshold_only = expected[expected.attack != "LiRA"]
+    assert as_function.table[measured].equals(threshold_only[measured])
+    for audit, n_attacks in ((report, 5), (again, 4), (as_function, 3)):
+        assert audit.bound_confidence == pytest.approx(1 - 0.05 / n_attacks)
+        for result, bound in zip(audit.results, audit.table.epsilon_heuristic, strict=True):
+            assert bound == ml.audit.epsilon_lower_bound(
+                result.scores, result.is_member, delta=1e-5, confidence=1 - 0.05 / n_attacks
+            )
 
 
 def test_a_model_that_never_saw_the_records_is_at_chance(biopsies):
@@ -68,7 +79,7 @@ def test_a_model_that_never_saw_the_records_is_at_chance(biopsies):
     n = len(biopsies.members)
     noise = 2.5 * np.sqrt((2 * n + 1) / (12 * n * n))  # s.e. of the AUC under no signal
     assert (abs(report.table.auc - 0.5) < noise).all(), report.table
-    assert (report.table.epsilon_lb == 0).all()
+    assert (report.table.epsilon_heuristic == 0).all()
 
 
 def test_label_only_report_renders_and_saves(tmp_path, biopsies, overfit):
@@ -123,6 +134,8 @@ def test_bad_input_is_named(biopsies, overfit):
     with pytest.raises(ValueError, match="need the target's logits, not only its labels"):
         audit(members=members, nonmembers=nonmembers, train_reference=train,
               member_predictions=members.y, nonmember_predictions=nonmembers.y)  # fmt: skip
+    with pytest.raises(TypeError, match="membership_randomized must be"):
+        audit(overfit, members, nonmembers, membership_randomized="yes")
 
 
 def test_the_bound_functions_refuse_what_would_give_a_silent_number(rng):
@@ -166,3 +179,100 @@ def test_a_model_that_does_not_fit_the_records_is_named(biopsies, overfit):
     too_many = (members.X, members.y + 2)
     with pytest.raises(ValueError, match="labels of members and nonmembers must be class"):
         ml.audit.audit_model(overfit, too_many, nonmembers, progress=False)
+
+
+def synthetic_logits(rng, is_member, *, shift=1.5):
+    """Two-class logits whose true-class margin is larger for members."""
+    n = len(is_member)
+    logits = rng.normal(size=(n, 2))
+    logits[:, 0] += shift * is_member
+    return logits, np.zeros(n, int)
+
+
+def logit_audit(logits, labels, is_member, **kwargs):
+    return ml.audit.audit_model(
+        member_logits=logits[is_member], nonmember_logits=logits[~is_member],
+        member_labels=labels[is_member], nonmember_labels=labels[~is_member],
+        progress=False, **kwargs,
+    )  # fmt: skip
+
+
+def test_the_bounds_are_bonferroni_corrected_and_labelled_as_what_they_are(rng):
+    is_member = np.r_[np.ones(300, bool), np.zeros(300, bool)]
+    logits, labels = synthetic_logits(rng, is_member)
+    report = logit_audit(logits, labels, is_member, confidence=0.9)
+    assert list(report.table.attack) == ["loss", "confidence", "modified entropy"]
+    assert report.bound_column == "epsilon_heuristic" and report.bound_confidence == 1 - 0.1 / 3
+    for result, bound in zip(report.results, report.table.epsilon_heuristic, strict=True):
+        at_bonferroni_level = ml.audit.epsilon_lower_bound(
+            result.scores, result.is_member, delta=1e-5, confidence=1 - 0.1 / 3
+        )
+        uncorrected = ml.audit.epsilon_lower_bound(
+            result.scores, result.is_member, delta=1e-5, confidence=0.9
+        )
+        assert bound == at_bonferroni_level and 0 < bound < uncorrected
+    for text in (report.to_markdown(), report.to_html(), repr(report)):
+        assert "epsilon_heuristic" in text and "epsilon_lb" not in text
+    for text in (report.to_markdown(), report.to_html()):
+        assert "not a proof" in text and "independent trials" in text
+        assert "Bonferroni over the 3 attacks" in text and "96.7%" in text
+        assert "90% confidence" in text
+    # One attack: no correction, and the caption does not claim one.
+    predicted = logits.argmax(1)
+    single = ml.audit.audit_model(
+        member_predictions=predicted[is_member], nonmember_predictions=predicted[~is_member],
+        member_labels=labels[is_member], nonmember_labels=labels[~is_member], progress=False,
+    )  # fmt: skip
+    assert single.bound_confidence == pytest.approx(0.95)
+    assert "Bonferroni" not in single.to_markdown() and "95% confidence" in single.to_markdown()
+
+
+def test_randomized_membership_gives_the_one_run_bound(rng):
+    is_member = rng.random(600) < 0.5  # a coin per record, as the one-run theorem needs
+    logits, labels = synthetic_logits(rng, is_member, shift=3.0)
+    report = logit_audit(logits, labels, is_member, membership_randomized=True, seed=4)
+    assert report.bound_column == "epsilon_lb" and "epsilon_heuristic" not in report.table
+    for result, bound in zip(report.results, report.table.epsilon_lb, strict=True):
+        one_run = ml.audit.canary_epsilon_lower_bound(
+            result.scores, result.is_member, delta=1e-5, confidence=1 - 0.05 / 3,
+            k_plus=60, k_minus=60, seed=4,
+        )  # fmt: skip
+        assert bound == one_run and bound > 0.5
+    markdown = report.to_markdown()
+    assert "Steinke" in markdown and "randomised independently" in markdown
+    assert "not a proof" not in markdown and "epsilon_lb |" in markdown
+    assert any("membership_randomized=True" in note for note in report.notes)
+    # The same scores without the flag: the heuristic, labelled as such.
+    heuristic = logit_audit(logits, labels, is_member, seed=4)
+    assert heuristic.bound_column == "epsilon_heuristic"
+    assert "not a proof" in heuristic.to_markdown()
+
+
+def test_unmeasurable_tpr_is_nan_and_shown_as_a_dash(rng):
+    is_member = np.r_[np.ones(200, bool), np.zeros(200, bool)]  # 200 non-members: FPR ≥ 0.5%
+    logits, labels = synthetic_logits(rng, is_member)
+    report = logit_audit(logits, labels, is_member)
+    table = report.table
+    assert table[["tpr_at_0.001", "tpr_at_0.001_low", "tpr_at_0.001_high"]].isna().all().all()
+    measured = table.drop(columns=["tpr_at_0.001", "tpr_at_0.001_low", "tpr_at_0.001_high"])
+    assert measured.notna().all().all()
+    for result, (_, row) in zip(report.results, table.iterrows(), strict=True):
+        assert (row.auc_low, row.auc_high) == result.auc_ci
+        assert (row["tpr_at_0.01_low"], row["tpr_at_0.01_high"]) == result.tpr_ci(0.01)
+        assert row.auc_low <= row.auc <= row.auc_high
+        assert row["tpr_at_0.01_low"] <= row["tpr_at_0.01"] <= row["tpr_at_0.01_high"]
+    markdown, page = report.to_markdown(), report.to_html()
+    first = report.results[0]
+    shown = f"{first.auc:.3f} [{first.auc_ci[0]:.3f}, {first.auc_ci[1]:.3f}]"
+    for text in (markdown, page, repr(report)):
+        assert shown in text and "—" in text and "nan" not in text.lower()
+        assert "not measurable" in text and "at least 1000 non-members" in text
+    # With fewer than 100 non-members the 1% column is not measurable either; the most exposed
+    # records then come from the attack with the highest AUC, not from a NaN.
+    small = np.r_[np.ones(60, bool), np.zeros(60, bool)]
+    logits, labels = synthetic_logits(rng, small)
+    report = logit_audit(logits, labels, small)
+    assert report.table["tpr_at_0.01"].isna().all()
+    top_auc = report.table.attack[report.table.auc == report.table.auc.max()]
+    assert report.most_exposed.attack[0] in set(top_auc)
+    assert "at least 100 non-members" in report.to_markdown()
