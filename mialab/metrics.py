@@ -440,6 +440,18 @@ class Difference:
     high: float
     confidence: float
 
+    def __post_init__(self):
+        for name in ("estimate", "low", "high"):
+            value = getattr(self, name)
+            if not is_number(value):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+            if np.isinf(value):
+                raise ValueError(f"{name} must be finite (NaN where not measurable), got {value}")
+        if self.low > self.high:
+            raise ValueError(f"low must not exceed high, got low={self.low}, high={self.high}")
+        if fraction(self.confidence, "confidence") == 1:
+            raise ValueError("confidence must be below 1")
+
     @property
     def significant(self) -> bool:
         """Whether the interval excludes 0 (False when it is not measurable)."""

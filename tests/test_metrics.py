@@ -24,9 +24,10 @@ def test_tpr_at_fpr_by_hand():
     scores = [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]
     is_member = [1, 1, 0, 1, 0, 0, 1, 0, 0, 0]
     result = evaluate(scores, is_member)
-    assert result.tpr_at(0.0001) == 0.5  # thresholds 10, 9 flag no non-member
+    assert np.isnan(result.tpr_at(0.0001))  # below 1/6: not measurable with 6 non-members
+    assert np.isnan(result.tpr_at(1 / 6 - 1e-9))
     assert result.tpr_at(1 / 6) == 0.75  # one non-member (8) allowed: flag 10, 9, 8, 7
-    assert result.tpr_at(1 / 6 - 1e-9) == 0.5  # just below: no interpolation towards 0.75
+    assert result.tpr_at(0.3) == 0.75  # still one non-member allowed (2/6 > 0.3)
     assert result.tpr_at(0.5) == 1.0  # 8, 6, 5 flagged with 4
     assert result.tpr_at(1.0) == 1.0
     assert result.advantage == pytest.approx(0.75 - 1 / 6)  # threshold 7 beats 9 and 4
@@ -35,18 +36,25 @@ def test_tpr_at_fpr_by_hand():
 
 def test_perfect_and_inverted_attacks():
     perfect = evaluate([3, 2, 1, 0], [1, 1, 0, 0])
-    assert perfect.auc == 1.0 and perfect.tpr_at(0.001) == 1.0 and perfect.advantage == 1.0
+    assert perfect.auc == 1.0 and perfect.tpr_at(0.5) == 1.0 and perfect.advantage == 1.0
     inverted = evaluate([0, 1, 2, 3], [1, 1, 0, 0])
     assert inverted.auc == 0.0 and inverted.advantage == 0.0
 
 
 def test_repr_and_table():
     result = evaluate([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0], name="toy")
-    assert repr(result).startswith("AttackResult('toy': AUC=0.750")
-    table = results_table([result, evaluate([1, 0], [1, 0], name="perfect")])
+    assert repr(result).startswith("AttackResult('toy': AUC=0.750 [0.000, 1.000], TPR@0.1%FPR=—")
+    table = results_table([result, evaluate([1, 0], [1, 0], name="perfect")], fprs=[0.01, 0.5])
     assert list(table.index) == ["toy", "perfect"]
-    assert list(table.columns) == ["AUC", "TPR@0.1%FPR", "TPR@1%FPR", "TPR@10%FPR", "advantage"]
+    assert list(table.columns) == [
+        *("AUC", "AUC low", "AUC high", "TPR@1%FPR", "TPR@1%FPR low", "TPR@1%FPR high"),
+        *("TPR@50%FPR", "TPR@50%FPR low", "TPR@50%FPR high"),
+        *("advantage", "advantage low", "advantage high"),
+    ]
     assert table.loc["perfect", "AUC"] == 1.0
+    assert table.loc["toy", ["TPR@1%FPR", "TPR@1%FPR low", "TPR@1%FPR high"]].isna().all()
+    points = results_table(result, intervals=False)
+    assert list(points.columns) == ["AUC", "TPR@0.1%FPR", "TPR@1%FPR", "TPR@10%FPR", "advantage"]
 
 
 def test_confusion_matches_roc_points(rng):
@@ -117,8 +125,11 @@ def test_fuzz_evaluate_agrees_with_scikit_learn(scores, data):
     assert result.auc == roc_auc_score(is_member, scores)
     assert 0.0 <= result.advantage <= 1.0
     fpr_target = data.draw(st.floats(1e-4, 1.0))
-    fprs, tprs, _ = roc_curve(is_member, scores)
-    assert result.tpr_at(fpr_target) == tprs[fprs <= fpr_target].max()
+    fprs, tprs, _ = roc_curve(is_member, scores, drop_intermediate=False)
+    if fpr_target < 1 / (is_member == 0).sum():
+        assert np.isnan(result.tpr_at(fpr_target))
+    else:
+        assert result.tpr_at(fpr_target) == tprs[fprs <= fpr_target].max()
 
 
 @settings(max_examples=60, deadline=None)
@@ -142,7 +153,10 @@ def test_threshold_at_fpr_reproduces_tpr_at(rng):
         threshold = threshold_at_fpr(scores, is_member, target)
         counts = confusion_at(scores, is_member, threshold)
         assert counts.fpr <= target
-        assert counts.tpr == result.tpr_at(target)
+        if result.measurable(target):
+            assert counts.tpr == result.tpr_at(target)
+        else:  # the rule still exists (flag no non-member); its TPR is just not a rate at target
+            assert counts.false_positives == 0
     assert threshold_at_fpr([1.0, 0.0], [0, 1], 0.1) == np.inf  # nothing can be flagged safely
 
 

@@ -28,7 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import probing  # noqa: E402
 
-from mialab import attacks, audit, metrics, models, plots, training, widgets  # noqa: E402
+from mialab import attacks, audit, claims, metrics, models, plots, training, widgets  # noqa: E402
 
 rng = np.random.default_rng(0)
 N, C, M = 12, 3, 4  # records, classes, reference models
@@ -45,7 +45,11 @@ SAMPLES, REAL = rng.normal(size=(30, 4)), rng.normal(size=(30, 4))
 GENERATOR = models.gan(4, latent_dim=2)[0]
 SEQUENCES = [np.log([0.5, 0.4, 0.9]), np.log([0.2, 0.3, 0.6])]
 CANDIDATES = np.linspace(-40.0, -20.0, 60)
-RESULT = metrics.evaluate(SCORES, IS_MEMBER, name="toy")
+RESULT = metrics.evaluate(SCORES, IS_MEMBER, name="toy", n_bootstrap=50)
+OTHER_RESULT = metrics.evaluate(-SCORES, IS_MEMBER, name="inverted", n_bootstrap=50)
+SWEEP = metrics.seed_summary(
+    pd.DataFrame({"size": [1, 1, 2, 2], "auc": [0.5, 0.6, 0.7, 0.8]}), by="size", value="auc"
+)
 MANY = 40  # the ε bounds split the records in halves: a few more of them
 MANY_SCORES, MANY_MEMBERS = rng.normal(size=MANY), np.arange(MANY) % 2
 
@@ -119,6 +123,16 @@ def confusion(threshold, true_positives, false_positives, true_negatives, false_
         threshold, true_positives, false_positives, true_negatives, false_negatives
     )
     return counts.tpr, counts.fpr, counts.precision, counts.accuracy
+
+
+def check_claim(enforce, statement, holds):
+    found = claims.Claims(enforce=enforce)
+    found.check(statement, holds)
+    found.done()
+
+
+def difference(estimate, low, high, confidence):
+    return metrics.Difference(estimate, low, high, confidence).significant
 
 
 def report_markdown(**kwargs):
@@ -423,7 +437,84 @@ SPECS = {
         arrays=("scores", "is_member"),
         lengths={"scores": 0, "is_member": 0},
         membership=("is_member",),
+        numbers={"confidence": FRACTION_BAD + (1.0,), "n_bootstrap": POSITIVE_INT_BAD},
+        scalars={"confidence": (np.float32(0.9),), "n_bootstrap": (np.int64(20),)},
+        seeds=("seed",),
         bad=tuple((repr(v), {"name": v}, "name") for v in (3, None)),
+    ),  # fmt: skip
+    "metrics.compare": Spec(
+        metrics.compare,
+        metrics.compare,
+        {"a": RESULT, "b": OTHER_RESULT},
+        numbers={"fpr": tuple(v for v in FRACTION_BAD if v is not None)},  # None: the AUC
+        scalars={"fpr": (np.float32(0.5), 1)},
+        bad=(
+            *((repr(v), {"a": v}, "a") for v in (0.7, None, [RESULT])),
+            ("not a result", {"b": "LiRA"}, "b"),
+            ("other records", {"b": metrics.evaluate(SCORES, 1 - IS_MEMBER)}, "same records"),
+        ),
+        good=(("unmeasurable fpr", {"fpr": 0.01}),),
+    ),  # fmt: skip
+    "metrics.Difference": Spec(
+        metrics.Difference,
+        difference,
+        {"estimate": 0.1, "low": 0.05, "high": 0.2, "confidence": 0.95},
+        numbers={
+            **{k: ("1", None, [1.0], True, math.inf) for k in ("estimate", "low", "high")},
+            "confidence": FRACTION_BAD + (1.0,),
+        },
+        scalars={"estimate": (np.float32(0.1), math.nan)},
+        bad=(("low above high", {"low": 0.3}, "low"),),
+    ),  # fmt: skip
+    "metrics.roc_band": Spec(
+        metrics.roc_band,
+        metrics.roc_band,
+        {"result": RESULT},
+        numbers={"points": POSITIVE_INT_BAD},
+        scalars={"points": (np.int64(3),)},
+        bad=tuple((repr(v), {"result": v}, "result") for v in (None, [RESULT], SCORES)),
+    ),  # fmt: skip
+    "metrics.show_results": Spec(
+        metrics.show_results,
+        metrics.show_results,
+        {"results": [RESULT, OTHER_RESULT]},
+        numbers={"digits": POSITIVE_INT_BAD},
+        bad=(
+            *((repr(v), {"results": v}, "results") for v in ([], [1], "abc", None)),
+            *((repr(v), {"fprs": v}, "fprs") for v in ([0], [1.5], 0.1, [], None)),
+        ),
+        good=(("one result", {"results": RESULT}), ("unmeasurable fpr", {"fprs": [0.01]})),
+    ),  # fmt: skip
+    "metrics.seed_summary": Spec(
+        metrics.seed_summary,
+        metrics.seed_summary,
+        {
+            "frame": pd.DataFrame({"size": [1, 1, 2], "auc": [0.5, 0.6, 0.7]}),
+            "by": "size",
+            "value": "auc",
+        },
+        numbers={"confidence": FRACTION_BAD + (1.0,)},
+        bad=(
+            *((repr(v), {"frame": v}, "frame") for v in (None, [[1, 0.5]], np.ones((2, 2)))),
+            ("empty", {"frame": pd.DataFrame({"size": [], "auc": []})}, "frame"),
+            *((repr(v), {"by": v}, "by") for v in (None, 3, [], ["size", 3])),
+            ("no such column", {"by": "seed"}, "seed"),
+            *((repr(v), {"value": v}, "value") for v in (None, 3, ["auc"])),
+            ("text values", {"frame": pd.DataFrame({"size": [1], "auc": ["a"]})}, "auc"),
+            ("NaN values", {"frame": pd.DataFrame({"size": [1], "auc": [math.nan]})}, "auc"),
+        ),
+        good=(("several keys", {"by": ["size"]}),),
+    ),  # fmt: skip
+    "claims.Claims": Spec(
+        claims.Claims,
+        check_claim,
+        {"enforce": True, "statement": "holds", "holds": True},
+        flags=("enforce",),
+        bad=(
+            *((repr(v), {"statement": v}, "statement") for v in ("", None, 3)),
+            *((repr(v), {"holds": v}, "holds") for v in (0.7, "yes", None, 1)),
+        ),
+        good=(("np.bool_", {"holds": np.bool_(True)}),),
     ),  # fmt: skip
     "metrics.confusion_at": Spec(
         metrics.confusion_at,
@@ -493,6 +584,7 @@ SPECS = {
                 for v in ([0], [1.5], 0.1, ["a"], [math.nan], [], None)
             ),
         ),
+        flags=("intervals",),
         good=(("one result", {"results": RESULT}), ("a tuple", {"fprs": (np.float32(0.5),)})),
     ),  # fmt: skip
     # mialab.audit
@@ -628,7 +720,7 @@ SPECS = {
         plots.roc,
         plots.roc,
         {"results": [RESULT]},
-        flags=("log",),
+        flags=("log", "band"),
         bad=(
             *((repr(v), {"results": v}, "results") for v in ([], [1], "abc", None)),
             ("axes", {"ax": "x"}, "ax"),
@@ -643,6 +735,20 @@ SPECS = {
         numbers={"bins": POSITIVE_INT_BAD, "threshold": ("1", [1.0], True) + NON_FINITE},
         scalars={"bins": (np.int64(3),), "threshold": (np.float32(0.5), 0)},
         bad=(("not a result", {"result": [RESULT]}, "result"), ("axes", {"ax": 1}, "ax")),
+    ),  # fmt: skip
+    "plots.sweep": Spec(
+        plots.sweep,
+        plots.sweep,
+        {"summary": SWEEP, "x": "size"},
+        bad=(
+            *((repr(v), {"summary": v}, "summary") for v in (None, [1, 2], SCORES)),
+            ("not a summary", {"summary": pd.DataFrame({"size": [1]})}, "summary"),
+            *((repr(v), {"x": v}, "x") for v in (None, 3)),
+            ("no such column", {"x": "seed"}, "seed"),
+            ("axes", {"ax": "x"}, "ax"),
+            *((repr(v), {k: v}, k) for v in (3, [1]) for k in ("label", "ylabel")),
+        ),
+        good=(("labelled", {"label": "LiRA", "ylabel": "AUC"}),),
     ),  # fmt: skip
     # mialab.widgets
     "widgets.threshold_explorer": Spec(
@@ -824,7 +930,7 @@ def test_probe(name, overrides, outcome):
 def test_every_public_callable_of_these_modules_has_a_spec():
     wanted = {
         name: getattr(module, name)
-        for module in (attacks, audit, metrics, plots, widgets)
+        for module in (attacks, audit, claims, metrics, plots, widgets)
         for name in module.__all__
         if inspect.isfunction(getattr(module, name)) or inspect.isclass(getattr(module, name))
     }

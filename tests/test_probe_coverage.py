@@ -10,6 +10,7 @@ import test_probe_federated
 MODULES = (
     "mialab.attacks",
     "mialab.audit",
+    "mialab.claims",
     "mialab.data",
     "mialab.metrics",
     "mialab.models",
