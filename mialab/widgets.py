@@ -94,6 +94,14 @@ def threshold_explorer(result: AttackResult) -> w.VBox:
     return w.VBox([slider, summary, image])
 
 
+def _rate(result: AttackResult, fpr: float) -> str:
+    """TPR at ``fpr`` with its interval, or a dash where the non-members cannot resolve it."""
+    if not result.measurable(fpr):
+        return f"— (needs {int(np.ceil(1 / fpr))} non-members)"
+    low, high = result.tpr_ci(fpr)
+    return f"{result.tpr_at(fpr):.1%} [{low:.1%}, {high:.1%}]"
+
+
 def attack_explorer(
     results: dict, *, baseline: AttackResult | None = None, unit: str = "reference model(s)"
 ) -> w.VBox:
@@ -148,9 +156,14 @@ def attack_explorer(
 
     def draw(change=None):
         result = results[(attack.value, n_models.value)]
+        rates = ", ".join(
+            f"TPR {_rate(result, fpr)} at {fpr:.1%} FPR".replace(".0%", "%")
+            for fpr in (0.001, 0.01)
+        )
+        low, high = result.auc_ci
         summary.value = (
-            f"{attack.value} with {n_models.value} {unit}: AUC {result.auc:.3f}, "
-            f"TPR {result.tpr_at(0.001):.1%} at 0.1% FPR, {result.tpr_at(0.01):.1%} at 1% FPR"
+            f"{attack.value} with {n_models.value} {unit}: AUC {result.auc:.3f} "
+            f"[{low:.3f}, {high:.3f}], {rates}"
         )
         fig, ax = plt.subplots(figsize=(5, 5))
         plots.roc([result] + ([baseline] if baseline else []), ax=ax)
