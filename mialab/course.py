@@ -51,7 +51,8 @@ def binder_badge(notebook_name: str) -> str:
 
 
 def structure_problems(path) -> list[str]:
-    """What keeps a notebook out of the course: outputs, no parameters cell, no Binder badge."""
+    """What keeps a notebook out of the course: outputs, no parameters cell, no Binder badge,
+    fewer than two exercises with their solutions, no cell tagged ``claims``."""
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     problems = []
@@ -64,6 +65,12 @@ def structure_problems(path) -> list[str]:
     if not markdown or binder_badge(path.name) not in markdown[0].source:
         problems.append(
             f"its first Markdown cell lacks the Binder badge: {binder_badge(path.name)}"
+        )
+    claims = [c for c in code if "claims" in c.metadata.get("tags", [])]
+    if len(claims) != 1 or ".done()" not in claims[0].source:
+        problems.append(
+            f"has {len(claims)} cell(s) tagged 'claims'; a lesson needs one, ending in "
+            "claims.done(), that checks every statement its text makes (mialab.claims)"
         )
     exercises = [c for c in code if re.search(r"\.check\(my_", c.source)]
     if len(exercises) < 2:

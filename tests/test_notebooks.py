@@ -58,17 +58,23 @@ def test_structure_check_catches_each_problem(tmp_path):
     badge = nbformat.v4.new_markdown_cell(binder_badge("99_toy.ipynb"))
     params = nbformat.v4.new_code_cell("SMOKE = False", metadata={"tags": ["parameters"]})
     solution = {"tags": ["solution"]}
+    claims = nbformat.v4.new_code_cell("claims.done()", metadata={"tags": ["claims"]})
     exercises = [
         nbformat.v4.new_code_cell("q1.check(my_a)"),
         nbformat.v4.new_code_cell("q1.solution()", metadata=solution),
         nbformat.v4.new_code_cell("q2.check(my_b)"),
         nbformat.v4.new_code_cell("q2.solution()", metadata=solution),
+        claims,
     ]
     assert structure_problems(_notebook(tmp_path, [badge, params, *exercises])) == []
-    assert structure_problems(_notebook(tmp_path, [badge, params, *exercises[:2]])) == [
+    assert (
+        "tagged 'claims'"
+        in structure_problems(_notebook(tmp_path, [badge, params, *exercises[:-1]]))[0]
+    )
+    assert structure_problems(_notebook(tmp_path, [badge, params, *exercises[:2], claims])) == [
         "has 1 exercise(s) (`...check(my_...)`); a lesson needs 2"
     ]
-    assert structure_problems(_notebook(tmp_path, [badge, params, *exercises[:3]])) == [
+    assert structure_problems(_notebook(tmp_path, [badge, params, *exercises[:3], claims])) == [
         "2 exercises but 1 cells tagged 'solution'"
     ]
 
@@ -104,6 +110,21 @@ def test_runner_reports_errors_time_and_memory(tmp_path):
     assert run.peak_mb > 200  # the kernel held the 200 MB block
     broken = _notebook(tmp_path, [nbformat.v4.new_code_cell("1 / 0")], name="broken.ipynb")
     assert "ZeroDivisionError" in run_notebook(broken, smoke=False).error
+
+
+def test_a_failed_claim_fails_the_full_size_run_only(tmp_path):
+    cell = (
+        "import os\n"
+        "import mialab as ml\n"
+        "SMOKE = os.environ['MIALAB_SMOKE'] == '1'\n"
+        "claims = ml.claims.Claims(enforce=not SMOKE)\n"
+        "claims.check('the attack beats chance', 0.49 > 0.5)\n"
+        "claims.done()"
+    )
+    path = _notebook(tmp_path, [nbformat.v4.new_code_cell(cell)], name="claims.ipynb")
+    assert run_notebook(path, smoke=True).error is None
+    error = run_notebook(path, smoke=False).error
+    assert "AssertionError" in error and "the attack beats chance" in error
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
