@@ -59,6 +59,77 @@ def test_the_canary_audit_matches_the_binomial_test_when_delta_is_zero(rng):
     assert audit.canary_epsilon_lower_bound(rng.normal(size=500), included, delta=0.0) < 0.5
 
 
+def paper_p_value(m, r, v, epsilon, delta):
+    """Steinke, Nasr & Jagielski (2023), Theorem 5.2, summed term by term with exact binomials:
+    P[B >= v] + 2 m δ max_i P[v - i <= B < v] / i, B ~ Binomial(r, e^ε / (1 + e^ε))."""
+    q = math.exp(epsilon) / (1 + math.exp(epsilon))
+
+    def pmf(j):
+        return math.comb(r, j) * q**j * (1 - q) ** (r - j) if 0 <= j <= r else 0.0
+
+    tail = sum(pmf(j) for j in range(v, r + 1))
+    # i runs to m as in the theorem; beyond i = v the sum stops growing and the ratio shrinks.
+    worst = max(sum(pmf(j) for j in range(v - i, v)) / i for i in range(1, m + 1))
+    return min(1.0, tail + 2 * m * delta * worst)
+
+
+def test_the_canary_p_value_is_the_papers_formula():
+    for m, r, v, epsilon, delta in [
+        (20, 8, 7, 0.5, 0.01), (20, 8, 8, 2.0, 0.0), (30, 10, 3, 0.1, 0.05),
+        (50, 12, 12, 3.0, 1e-3), (12, 12, 9, 1.0, 0.02), (40, 10, 0, 1.0, 0.01),
+    ]:  # fmt: skip
+        assert audit._audit_p_value(m, r, v, epsilon, delta) == pytest.approx(
+            paper_p_value(m, r, v, epsilon, delta), rel=1e-9, abs=1e-15
+        )
+    # The bound is the largest ε the p-value still rejects: 9 right out of 10 guesses, with a
+    # δ large enough (2mδ = 0.08 or 0.8) for its term to matter.
+    included = np.r_[np.zeros(15, bool), np.ones(10, bool), np.zeros(15, bool)]
+    scores = np.r_[np.zeros(15), np.full(10, 2.0), np.ones(15)]
+    scores[15] = -1.0  # the lowest score is an included canary: its "out" guess is wrong
+    for delta, confidence in ((0.0, 0.95), (1e-3, 0.95), (0.01, 0.8)):
+        bound = audit.canary_epsilon_lower_bound(
+            scores, included, delta=delta, confidence=confidence, k_plus=5, k_minus=5
+        )
+        alpha = 1 - confidence
+        assert bound > 0 and paper_p_value(40, 10, 9, bound, delta) <= alpha
+        assert paper_p_value(40, 10, 9, bound + 1e-6, delta) > alpha
+
+
+def test_tied_scores_are_not_ordered_by_membership():
+    # Constant scores carry no information; with the included canaries listed last, ties broken
+    # by position "guessed" them all and the bound was 4.2.
+    included = np.r_[np.zeros(500, bool), np.ones(500, bool)]
+    for order in (included, included[::-1]):
+        assert audit.canary_epsilon_lower_bound(np.zeros(1000), order, delta=0.0) == 0.0
+    bounds = {audit.canary_epsilon_lower_bound(np.zeros(1000), included, delta=0.0, seed=s)
+              for s in range(5)}  # fmt: skip
+    assert bounds == {0.0}
+
+
+def test_the_canary_bound_covers_randomized_response_with_a_known_epsilon():
+    # ε-DP randomised response on each canary's membership: the score is the membership bit,
+    # flipped with probability 1 / (1 + e^ε). Then the right guesses are exactly
+    # Binomial(r, e^ε / (1 + e^ε)), the theorem's worst case: the 95% bound may exceed the true
+    # ε in at most 5% of runs.
+    epsilon, trials, m = 1.0, 300, 1000
+    rng = np.random.default_rng(2023)
+    bounds, with_delta = [], []
+    for trial in range(trials):
+        included = rng.random(m) < 0.5
+        flipped = rng.random(m) < 1 / (1 + math.exp(epsilon))
+        scores = (included ^ flipped).astype(float)
+        bounds.append(audit.canary_epsilon_lower_bound(scores, included, delta=0.0, seed=trial))
+        if trial < 30:
+            with_delta.append(
+                audit.canary_epsilon_lower_bound(scores, included, delta=1e-3, seed=trial)
+            )
+    bounds = np.array(bounds)
+    exceed = (bounds > epsilon).mean()
+    assert exceed <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / trials), exceed
+    assert np.median(bounds) > 0.4 * epsilon  # not vacuous: it finds most of the ε
+    assert (np.array(with_delta) <= bounds[:30]).all()  # δ > 0 only weakens the claim
+
+
 def test_audit_functions_name_bad_input(rng):
     scores, is_member = rng.normal(size=10), np.r_[np.ones(5, bool), np.zeros(5, bool)]
     cases = [
@@ -79,6 +150,11 @@ def test_audit_functions_name_bad_input(rng):
             ),
             ValueError,
             "k_plus \\+ k_minus",
+        ),
+        (
+            lambda: audit.canary_epsilon_lower_bound(scores, is_member, delta=0, seed=None),
+            TypeError,
+            "seed must be an int",
         ),
         (lambda: dp.check_private("model"), TypeError, "model must be"),
     ]
