@@ -288,8 +288,9 @@ class AuditReport:
             audited records' membership was randomised, ``epsilon_lb``, the one-run lower bound
             of Steinke et al. (2023).
         results: each attack's :class:`~mialab.metrics.AttackResult` (scores and ROC).
-        most_exposed: the records the strongest attack (highest TPR at 1% FPR) is surest are
-            members: ``set`` (member / non-member), ``index`` in that set, ``score``.
+        most_exposed: the records the strongest attack (highest TPR at 1% FPR, then AUC; AUC
+            alone where that TPR is not measurable) is surest are members: ``set`` (member /
+            non-member), ``index`` in that set, ``score``.
         notes: what was run and what was not, and why.
         confidence: the level of the intervals, and of all the bounds together.
         delta: the δ of the guarantee the bounds are about.
