@@ -636,6 +636,7 @@ SPECS = {
             "k_minus": NOT_NUMBERS[:1] + NOT_NUMBERS[2:] + (math.nan, 0, -1, 1.5),
         },
         scalars={"k_plus": (np.int64(3),), "confidence": (np.float32(0.9),)},
+        seeds=("seed",),
     ),  # fmt: skip
     "audit.audit_model": Spec(
         audit.audit_model,
@@ -645,7 +646,7 @@ SPECS = {
         lengths=AUDIT_LENGTHS,
         labels={"member_labels": C, "nonmember_labels": C},
         numbers=AUDIT_NUMBERS,
-        flags=("progress",),
+        flags=("progress", "membership_randomized"),
         seeds=("seed",),
         scalars={"delta": (np.float32(1e-5),), "n_exposed": (np.int64(3),)},
         bad=(
