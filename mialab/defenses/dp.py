@@ -248,16 +248,20 @@ def fit_private_gan(
 
     Only the discriminator sees real records, so only its training needs the noise: the
     generator learns from the discriminator's outputs, and everything computed from a DP model
-    is as private as the model (post-processing). Each step the discriminator gets one
-    Poisson-sampled real batch and as many generated rows in one forward pass; per-example
-    gradients are clipped and noised over the whole batch (the generated rows do not depend on
-    the data, so the sensitivity to one real record stays C). Otherwise as
-    :func:`mialab.training.fit_gan` (non-saturating loss, Adam with β₁ = 0.5).
+    is as private as the model (post-processing). Each step takes one Poisson-sampled batch of
+    real rows; each real row's gradient is clipped to ``max_grad_norm`` and the sum gets the
+    Gaussian noise, so adding or removing one record moves the noised sum by at most C, as the
+    accountant assumes. The gradient of a fixed number of generated rows (the expected batch
+    size) is then added without clipping or noise: it depends on the data only through the
+    discriminator and generator of the previous step, which are already private. Otherwise as
+    :func:`mialab.training.fit_gan` (loss on real rows plus loss on generated rows,
+    non-saturating generator loss, Adam with β₁ = 0.5).
 
     ``data`` is a :class:`~mialab.data.Dataset`, ``(X, y)`` (labels ignored) or an array X.
 
     Returns:
-        ``(generator, discriminator, epsilon)``, trained, in eval mode.
+        ``(generator, discriminator, epsilon)``, trained, in eval mode; ε is the accountant's
+        figure for the steps taken at the Poisson rate used.
 
     Example:
         >>> import mialab as ml
@@ -285,7 +289,6 @@ def fit_private_gan(
         )  # fmt: skip
         return generator, discriminator, math.inf
     latent_dim = training._latent_dim(generator)
-    bce = nn.BCEWithLogitsLoss()
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
     generator.train()
     with _quiet_opacus(), torch.random.fork_rng(devices=[]):
@@ -297,28 +300,66 @@ def fit_private_gan(
             max_grad_norm=max_grad_norm, batch_size=batch_size, accountant=accountant,
             grad_sample_mode="hooks", seed=seed,
         )  # fmt: skip
+        # A fixed count, not len(real): how many records the Poisson draw picked is private too.
+        n_fake = max(1, opt_d.expected_batch_size)
         for _ in range(epochs):
-            for (real,) in loader:
-                if len(real) == 0:
-                    continue
-                fake = generator(torch.randn(len(real), latent_dim, dtype=real.dtype))
-                ones = torch.ones_like(real[:, :1])
-                truth = torch.cat([ones, torch.zeros_like(ones)])
-                opt_d.zero_grad(set_to_none=True)
-                d_loss = bce(private(torch.cat([real, fake.detach()])), truth)
-                training._check_finite(d_loss, lr)
-                d_loss.backward()
-                training._step(opt_d, lr)
+            for (real,) in loader:  # an empty draw still takes its (noise-only) step
+                fake = generator(torch.randn(n_fake, latent_dim, dtype=X.dtype))
+                _private_discriminator_step(private, opt_d, real, fake.detach(), lr)
                 private.disable_hooks()  # the generator's step needs no per-example gradients
                 opt_g.zero_grad(set_to_none=True)
-                g_loss = bce(private(fake), ones)
+                g_loss = _BCE(private(fake), torch.ones_like(fake[:, :1]))
                 training._check_finite(g_loss, lr)
                 g_loss.backward()
                 training._step(opt_g, lr)
                 private.enable_hooks()
         private._close()
+        training._check_weights([*generator.parameters(), *discriminator.parameters()], lr)
         epsilon = float(engine.get_epsilon(delta))
     return generator.eval(), discriminator.eval(), epsilon
+
+
+_BCE = nn.BCEWithLogitsLoss()
+
+
+def _real_rows_loss(private, real) -> torch.Tensor:
+    """Mean BCE of the real rows against "real"; 0 (with a graph) for an empty Poisson draw."""
+    logits = private(real)
+    loss = nn.functional.binary_cross_entropy_with_logits(
+        logits, torch.ones_like(logits), reduction="sum"
+    )
+    return loss / max(len(real), 1)  # Opacus rescales a mean loss to per-example gradients
+
+
+def _private_discriminator_step(private, opt_d, real, fake, lr) -> None:
+    """One DP-SGD step of the discriminator of :func:`fit_private_gan`.
+
+    Why this is (ε, δ)-DP with the ε the accountant reports: the only quantity of the step that
+    reads the real records is ``opt_d.pre_step()``'s output, Σ_i clip_C(∇ℓ(real_i)) + N(0, σ²C²)
+    over a Poisson-sampled batch. Adding or removing one record adds or removes one term of
+    norm ≤ C, which is the sensitivity Opacus' accountant assumes (sampled Gaussian mechanism).
+    The generated rows' gradient (a fixed number of rows, neither clipped nor noised) is a
+    function of the current discriminator and generator, themselves outputs of earlier private
+    steps, and of noise independent of the data: adding it is post-processing. Clipping the
+    generated rows together with the real ones (as this function's earlier version did) lets one
+    record move the clipped sum by up to 2C, since it also adds a generated row to the batch.
+    """
+    params = opt_d.params  # the trainable parameters, as the optimiser holds them
+    private.disable_hooks()  # the generated rows' gradient: ordinary, no per-example copies
+    fake_logits = private(fake)
+    fake_loss = _BCE(fake_logits, torch.zeros_like(fake_logits))
+    training._check_finite(fake_loss, lr)
+    fake_grads = torch.autograd.grad(fake_loss, params)
+    private.enable_hooks()
+    opt_d.zero_grad(set_to_none=True)
+    real_loss = _real_rows_loss(private, real)
+    training._check_finite(real_loss, lr)
+    real_loss.backward()  # per-example gradients of the real rows only
+    if opt_d.pre_step():  # clip each real row to C, sum, add N(0, σ²C²), divide by the batch size
+        with torch.no_grad():
+            for p, g in zip(params, fake_grads, strict=True):
+                p.grad.add_(g)
+        training._step(opt_d.original_optimizer, lr)
 
 
 def fit_private_lm(
