@@ -198,7 +198,9 @@ def test_lesson02_accepts_solutions_and_rejects_typical_mistakes():
     assert lesson02.q2.check(returns_low).status == "incorrect"
     assert "label survives" in lesson02.q3.solution().message
     for wrong in ("masking", "rounding"):
-        assert lesson02.q3.check(wrong).status == "incorrect"
+        feedback = lesson02.q3.check(wrong)
+        assert feedback.status == "incorrect" and "cannot change" in feedback.message
+    assert "with intervals" in lesson02.q3.solution().message  # measured, not assumed
     assert "one of" in lesson02.q3.check("dropout").message
 
 

@@ -101,12 +101,18 @@ q2 = Exercise(
 )
 
 
-# q3: which defense helps? -------------------------------------------------------------------------
+# q3: which defense can matter? ------------------------------------------------------------------
 
 
 _DEFENSES = {
-    "masking": "masking hides the scores, but the label-only attacks above recover the leak.",
-    "rounding": "rounding scores keeps the labels exact, and labels are all these attacks need.",
+    "masking": (
+        "masking hides the scores but returns the same labels, so a label-only attacker gets "
+        "exactly the answers it got before: it cannot change what that attacker learns."
+    ),
+    "rounding": (
+        "rounding the scores leaves every label as it was, and labels are all these attacks "
+        "need: it cannot change what a label-only attacker learns."
+    ),
     "l2": None,
 }
 
@@ -120,9 +126,15 @@ def _check_defense(answer):
 q3 = Exercise(
     "q3",
     _check_defense,
-    hint="Which defense changes what the model learned, rather than what it shows?",
+    hint=(
+        "A label-only attacker sees nothing but labels. Which defense can change the labels the "
+        "model gives, rather than what the API shows next to them?"
+    ),
     solution=(
-        '"l2": strong L2 regularisation shrinks the gap between members and non-members inside '
-        "the model. Masking and rounding only change the output, and the label survives both."
+        '"l2": it is the only one that changes the model itself, and so the labels it gives. '
+        "Masking and rounding change only what the API shows next to the label, and the label "
+        "survives both: every label-only attack gets the same answers as without them. Whether "
+        "L2 reduces the leak by more than the noise of the measurement, and at what cost in "
+        "accuracy, is for an experiment to say (section 7 measures it, with intervals)."
     ),
 )
