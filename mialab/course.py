@@ -7,6 +7,7 @@ libraries are not counted twice), next to the budget, which holds on 1 CPU core 
     python -m mialab.course            # full size: 3 minutes and 1.5 GB per notebook
     python -m mialab.course --smoke    # MIALAB_SMOKE=1: 40 seconds per notebook
     python -m mialab.course --cpus 1   # the kernel and its children pinned to one CPU
+    python -m mialab.course --save executed/     # keep the executed notebooks, outputs and all
     python -m mialab.course --student student/   # write student copies, run nothing
 
 The test suite uses the same functions for its smoke runs and structure checks.
@@ -172,7 +173,9 @@ class _PeakMemory(threading.Thread):
         return self.peak_mb
 
 
-def run_notebook(path, *, smoke: bool, timeout: int = 600, cpus: int | None = None) -> NotebookRun:
+def run_notebook(
+    path, *, smoke: bool, timeout: int = 600, cpus: int | None = None, save_to=None
+) -> NotebookRun:
     """Execute a notebook in a fresh kernel, in its own folder, and measure it.
 
     Args:
@@ -181,9 +184,11 @@ def run_notebook(path, *, smoke: bool, timeout: int = 600, cpus: int | None = No
         timeout: seconds allowed for any one cell.
         cpus: pin the kernel and its children to this many CPUs (Linux; Binder gives 1);
             None leaves them on every CPU the runner may use.
+        save_to: a folder to write the executed notebook to, outputs and all (created if
+            needed); None keeps no copy.
 
     Returns:
-        A :class:`NotebookRun`; the notebook file is not modified.
+        A :class:`NotebookRun`; the notebook file itself is not modified.
     """
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
@@ -205,6 +210,9 @@ def run_notebook(path, *, smoke: bool, timeout: int = 600, cpus: int | None = No
             error = f"{type(failure).__name__}: {failure}"
         wall = time.perf_counter() - start
         peak = sampler.stop()
+    if save_to is not None:
+        Path(save_to).mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, Path(save_to) / path.name)
     return NotebookRun(path.name, "smoke" if smoke else "full", wall, peak, error, cpus)
 
 
@@ -232,6 +240,12 @@ def main(argv=None) -> int:
         help="pin each kernel and its children to N CPUs (Binder gives 1); default: all",
     )
     parser.add_argument(
+        "--save",
+        type=Path,
+        metavar="DIR",
+        help="write the executed notebooks, with outputs, to DIR",
+    )
+    parser.add_argument(
         "--student", type=Path, metavar="DIR", help="write student copies into DIR; run nothing"
     )
     args = parser.parse_args(argv)
@@ -253,7 +267,9 @@ def main(argv=None) -> int:
     print(f"{header}   {'budget':>14}   status")
     failed = False
     for path in paths:
-        run = run_notebook(path, smoke=args.smoke, timeout=args.timeout, cpus=args.cpus)
+        run = run_notebook(
+            path, smoke=args.smoke, timeout=args.timeout, cpus=args.cpus, save_to=args.save
+        )
         print(_format_row(run), flush=True)
         if run.error:
             last_line = [line for line in run.error.splitlines() if line.strip()][-1]

@@ -105,8 +105,10 @@ def test_runner_reports_errors_time_and_memory(tmp_path):
         ],
         name="ok.ipynb",
     )
-    run = run_notebook(ok, smoke=True)
+    run = run_notebook(ok, smoke=True, save_to=tmp_path / "executed")
     assert run.error is None and run.wall_s > 0
+    assert nbformat.read(tmp_path / "executed" / "ok.ipynb", as_version=4).cells[0].execution_count
+    assert nbformat.read(ok, as_version=4).cells[0].execution_count is None  # left as it was
     assert run.peak_mb > 200  # the kernel held the 200 MB block
     broken = _notebook(tmp_path, [nbformat.v4.new_code_cell("1 / 0")], name="broken.ipynb")
     assert "ZeroDivisionError" in run_notebook(broken, smoke=False).error
