@@ -192,7 +192,9 @@ def run_notebook(
     """
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    env = dict(os.environ, MIALAB_SMOKE="1" if smoke else "0", MPLBACKEND="agg")
+    # The kernel draws figures inline, as a student's does (MPLBACKEND would override that).
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["MIALAB_SMOKE"] = "1" if smoke else "0"
     client = NotebookClient(
         nb,
         timeout=timeout,

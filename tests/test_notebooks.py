@@ -100,14 +100,17 @@ def test_runner_reports_errors_time_and_memory(tmp_path):
                 "import os\n"
                 "assert os.environ['MIALAB_SMOKE'] == '1'\n"
                 "block = b'x' * (200 * 2**20)  # written to, so it is resident\n"
-                "import time; time.sleep(1)  # long enough for several memory samples"
+                "import time; time.sleep(1)  # long enough for several memory samples\n"
+                "import matplotlib.pyplot as plt\n"
+                "plt.plot([0, 1])"
             )
         ],
         name="ok.ipynb",
     )
     run = run_notebook(ok, smoke=True, save_to=tmp_path / "executed")
     assert run.error is None and run.wall_s > 0
-    assert nbformat.read(tmp_path / "executed" / "ok.ipynb", as_version=4).cells[0].execution_count
+    (executed,) = nbformat.read(tmp_path / "executed" / "ok.ipynb", as_version=4).cells
+    assert any("image/png" in output.get("data", {}) for output in executed.outputs)  # inline
     assert nbformat.read(ok, as_version=4).cells[0].execution_count is None  # left as it was
     assert run.peak_mb > 200  # the kernel held the 200 MB block
     broken = _notebook(tmp_path, [nbformat.v4.new_code_cell("1 / 0")], name="broken.ipynb")
