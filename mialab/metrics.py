@@ -206,7 +206,9 @@ class AttackResult:
         return _interval(self._bootstrap("auc", _Sorted.auc), self.confidence)
 
     def tpr_ci(self, fpr: float) -> tuple[float, float]:
-        """Bootstrap interval of :meth:`tpr_at` (the threshold re-chosen in every resample).
+        """Interval of :meth:`tpr_at`: the bootstrap's (the threshold re-chosen in every
+        resample), widened where needed to the exact (Clopper-Pearson) interval of the members
+        found at the chosen threshold, so that 0 found out of n is not reported as certain.
 
         (NaN, NaN) where the TPR is not measurable.
         """
@@ -214,7 +216,13 @@ class AttackResult:
         if k == 0:
             return float("nan"), float("nan")
         samples = self._bootstrap(("tpr", k), lambda s, w1, w0: s.tpr_at(k, w1, w0)[:, 0])
-        return _interval(samples, self.confidence)
+        low, high = _interval(samples, self.confidence)
+        # A bootstrap cannot resample its way out of 0 (or all) members found: [0, 0] would
+        # claim certainty. The exact binomial interval of the count at the chosen threshold
+        # is never narrower than the data allow, so the reported interval covers both.
+        found = round(self.tpr_at(fpr) * self.n_members)
+        exact = stats.binomtest(found, self.n_members).proportion_ci(self.confidence)
+        return min(low, float(exact.low)), max(high, float(exact.high))
 
     @property
     def advantage_ci(self) -> tuple[float, float]:

@@ -38,7 +38,8 @@ def roc(results, *, ax=None, log: bool = True, title: str | None = None, band: b
     """ROC curves of several attacks with the chance line, log-log by default.
 
     On log axes the low-FPR corner, where an attack is confident, takes up most of the plot
-    (Carlini et al. 2022). The axes start at the smallest FPR the data can measure.
+    (Carlini et al. 2022). The x-axis starts at the smallest FPR the data can measure,
+    1/n_nonmembers: nothing to its left is measured.
 
     Args:
         results: an :class:`~mialab.metrics.AttackResult` or a sequence of them.
@@ -62,23 +63,27 @@ def roc(results, *, ax=None, log: bool = True, title: str | None = None, band: b
     if title is not None and not isinstance(title, str):
         raise TypeError(f"title must be a string or None, got {type(title).__name__}")
     ax = _axes(ax, (4.5, 4.5))
-    low = min(r.min_fpr for r in results) / 2 if log else 0.0
+    # The x-axis starts at the smallest FPR the non-members can measure, 1/n_nonmembers: the
+    # curve's zero-FPR points are drawn on that edge. A TPR of 0 is drawn along the bottom edge.
+    low = min(r.min_fpr for r in results) if log else 0.0
+    bottom = min(1 / r.n_members for r in results) / 2 if log else 0.0
     for result in results:
-        # A rate of 0 has no place on a log axis: draw it along the plot's edge instead.
-        fpr, tpr = np.maximum(result.fpr, low), np.maximum(result.tpr, low)
+        fpr, tpr = np.maximum(result.fpr, low), np.maximum(result.tpr, bottom)
         (line,) = ax.plot(fpr, tpr, label=f"{result.name} (AUC {result.auc:.3f})")
         if band:
             grid, low_tpr, high_tpr = roc_band(result)
             ax.fill_between(
-                grid, np.maximum(low_tpr, low), np.maximum(high_tpr, low), step="post",
+                grid, np.maximum(low_tpr, bottom), np.maximum(high_tpr, bottom), step="post",
                 color=line.get_color(), alpha=0.2, lw=0,
             )  # fmt: skip
-    ax.plot([low, 1], [low, 1], ls="--", color="grey", lw=1, label="chance")
+    ax.plot(
+        [min(low, bottom), 1], [min(low, bottom), 1], ls="--", color="grey", lw=1, label="chance"
+    )
     if log:
         ax.set_xscale("log")
         ax.set_yscale("log")
     ax.set_xlim(low, 1)
-    ax.set_ylim(low, 1.02)
+    ax.set_ylim(bottom, 1.02)
     ax.set_xlabel("false-positive rate")
     ax.set_ylabel("true-positive rate")
     if title:

@@ -229,3 +229,15 @@ def test_claims_enforce_at_full_size_and_only_report_in_smoke_mode(capsys):
 def test_interval_settings_are_checked(kwargs, error, message):
     with pytest.raises(error, match=message):
         evaluate([1, 0], [1, 0], **kwargs)
+
+
+def test_no_member_found_is_not_reported_as_certain():
+    """0 of 100 members above the threshold: the bootstrap alone says [0, 0]; the exact
+    binomial interval of 0 out of 100 reaches about 3.6%."""
+    is_member = np.r_[np.ones(100, bool), np.zeros(200, bool)]
+    scores = np.r_[np.zeros(100), np.linspace(1, 2, 200)]  # every non-member outscores members
+    result = evaluate(scores, is_member)
+    assert result.tpr_at(0.01) == 0.0
+    low, high = result.tpr_ci(0.01)
+    assert low == 0.0 and high == pytest.approx(1 - 0.025 ** (1 / 100))
+    assert high == pytest.approx(stats.beta.ppf(0.975, 1, 100))
