@@ -241,3 +241,11 @@ def test_no_member_found_is_not_reported_as_certain():
     low, high = result.tpr_ci(0.01)
     assert low == 0.0 and high == pytest.approx(1 - 0.025 ** (1 / 100))
     assert high == pytest.approx(stats.beta.ppf(0.975, 1, 100))
+
+
+def test_the_advantage_of_a_chance_attack_is_biased_upward_as_documented():
+    """The docstring's figure: about 0.06 for 200 + 200 records, although the attack is blind."""
+    rng = np.random.default_rng(0)
+    is_member = np.r_[np.ones(200, bool), np.zeros(200, bool)]
+    advantages = [evaluate(rng.normal(size=400), is_member).advantage for _ in range(200)]
+    assert 0.045 < np.mean(advantages) < 0.07
