@@ -231,6 +231,10 @@ def test_lesson05_accepts_solutions_and_rejects_typical_mistakes():
     assert "cap the ceiling" in lesson05.q1.check(uncapped).message
     assert "subtract δ" in lesson05.q2.check(no_delta).message
     assert "the estimate" in lesson05.q3.check(estimate).message
+    one_sided = lambda f, e, d: np.minimum(1, np.exp(e) * np.asarray(f) + d)  # noqa: E731
+    one_sided_epsilon = lambda t, f, d: np.log((t - d) / f)  # noqa: E731
+    assert "loose" in lesson05.q1.check(one_sided).message
+    assert "swap members" in lesson05.q2.check(one_sided_epsilon).message
 
 
 def test_lesson06_accepts_solutions_and_rejects_typical_mistakes():
