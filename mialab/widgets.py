@@ -121,8 +121,9 @@ def attack_explorer(
         >>> toy = {("A", n): evaluate([n, 0.8, 0.3, 0.1], [1, 0, 1, 0]) for n in (1, 2)}
         >>> attack, n_models, summary, image = attack_explorer(toy).children
         >>> n_models.value = 1
-        >>> print(summary.value)
-        A with 1 reference model(s): AUC 0.750, TPR 50.0% at 0.1% FPR, 50.0% at 1% FPR
+        >>> print(summary.value)  # doctest: +NORMALIZE_WHITESPACE
+        A with 1 reference model(s): AUC 0.750 [0.000, 1.000],
+        TPR — (needs 1000 non-members) at 0.1% FPR, TPR — (needs 100 non-members) at 1% FPR
     """
     if not isinstance(results, dict) or not results:
         raise TypeError("results must be a non-empty dict {(attack, n_models): AttackResult}")
