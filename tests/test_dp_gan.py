@@ -93,6 +93,7 @@ def test_the_mechanism_this_replaces_had_sensitivity_up_to_2C():
     record also adds one generated row, and the clipped sum moves by up to 2C (here a linear
     discriminator, whose gradients for a real row x and a generated row -x point the same way)."""
     discriminator = nn.Linear(N_FEATURES, 1, bias=False)
+    nn.init.zeros_(discriminator.weight)  # logit 0 for every row: no saturation, whatever the seed
     params = list(discriminator.parameters())
 
     def clipped_sum(real, fake):
