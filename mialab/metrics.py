@@ -195,12 +195,18 @@ class AttackResult:
         """
         return float(np.max(self.tpr - self.fpr))
 
+    @property
+    def _ordered(self) -> _Sorted:
+        """The scores sorted once, for every bootstrap statistic of this result."""
+        if "ordered" not in self._cache:
+            self._cache["ordered"] = _Sorted(self.scores, self.is_member)
+        return self._cache["ordered"]
+
     def _bootstrap(self, key, statistic) -> np.ndarray:
         if key not in self._cache:
-            ordered = _Sorted(self.scores, self.is_member)
             self._cache[key] = np.concatenate(
                 [
-                    statistic(ordered, w1, w0)
+                    statistic(self._ordered, w1, w0)
                     for w1, w0 in _resamples(self.is_member, self.n_bootstrap, self.seed)
                 ]
             )
@@ -353,10 +359,9 @@ def roc_band(result: AttackResult, *, points: int = 60) -> tuple[np.ndarray, ...
     points = positive_int(points, "points")
     n0 = result.n_nonmembers
     ks = np.unique(np.round(np.geomspace(1, n0, points)).astype(int))
-    ordered = _Sorted(result.scores, result.is_member)
     samples = np.concatenate(
         [
-            ordered.tpr_at(ks, w1, w0)
+            result._ordered.tpr_at(ks, w1, w0)
             for w1, w0 in _resamples(result.is_member, result.n_bootstrap, result.seed)
         ]
     )
@@ -507,10 +512,9 @@ def compare(a: AttackResult, b: AttackResult, *, fpr: float | None = None) -> Di
         def statistic(s, w1, w0):
             return s.tpr_at(k, w1, w0)[:, 0]
 
-    sorted_a, sorted_b = _Sorted(a.scores, a.is_member), _Sorted(b.scores, b.is_member)
     differences = np.concatenate(
         [
-            statistic(sorted_a, w1, w0) - statistic(sorted_b, w1, w0)
+            statistic(a._ordered, w1, w0) - statistic(b._ordered, w1, w0)
             for w1, w0 in _resamples(a.is_member, a.n_bootstrap, a.seed)
         ]
     )

@@ -165,10 +165,9 @@ def sweep(summary, *, x: str, ax=None, label: str | None = None, ylabel: str | N
         raise TypeError(
             f"summary must be a DataFrame from seed_summary, got {type(summary).__name__}"
         )
-    needed = [x, "mean", "low", "high", "n"] if isinstance(x, str) else None
-    if needed is None:
+    if not isinstance(x, str):
         raise TypeError(f"x must be a column name, got {x!r}")
-    missing = [c for c in needed if c not in summary.columns]
+    missing = [c for c in (x, "mean", "low", "high", "n") if c not in summary.columns]
     if missing:
         raise ValueError(f"summary has no column {missing[0]!r}: pass the output of seed_summary")
     for name, text in (("label", label), ("ylabel", ylabel)):

@@ -113,6 +113,16 @@ BAD_DATA = {
     "labels beyond the model's classes": dataset(y=Y * 3, n_classes=4),
 }
 
+# The DP and robustness settings that run_federated passes on to server_app.
+BAD_SETTINGS = {
+    "noise_multiplier": {"negative": -1.0, **without(NOT_NUMBERS, "None")},
+    "clipping_norm": BAD_POSITIVE,
+    "clip_on_client": BAD_FLAGS,
+    "delta": BAD_DELTAS,
+    "reject_factor": BAD_POSITIVE,
+    "round_timeout": BAD_POSITIVE,
+}
+
 BAD = {
     ("run_federated", "model_fn"): BAD_MODEL_FNS,
     ("run_federated", "clients"): {
@@ -124,12 +134,7 @@ BAD = {
     ("run_federated", "rounds"): BAD_COUNTS,
     ("run_federated", "local_update"): without(NOT_CALLABLES, "None"),
     ("run_federated", "test"): BAD_DATA,
-    ("run_federated", "noise_multiplier"): {"negative": -1.0, **without(NOT_NUMBERS, "None")},
-    ("run_federated", "clipping_norm"): BAD_POSITIVE,
-    ("run_federated", "clip_on_client"): BAD_FLAGS,
-    ("run_federated", "delta"): BAD_DELTAS,
-    ("run_federated", "reject_factor"): BAD_POSITIVE,
-    ("run_federated", "round_timeout"): BAD_POSITIVE,
+    **{("run_federated", name): bad for name, bad in BAD_SETTINGS.items()},
     ("run_federated", "engine"): {
         "gpu": "gpu",
         "None": None,
@@ -144,12 +149,7 @@ BAD = {
     ("server_app", "n_clients"): BAD_COUNTS,
     ("server_app", "rounds"): BAD_COUNTS,
     ("server_app", "test"): BAD_DATA,
-    ("server_app", "noise_multiplier"): {"negative": -1.0, **without(NOT_NUMBERS, "None")},
-    ("server_app", "clipping_norm"): BAD_POSITIVE,
-    ("server_app", "clip_on_client"): BAD_FLAGS,
-    ("server_app", "delta"): BAD_DELTAS,
-    ("server_app", "reject_factor"): BAD_POSITIVE,
-    ("server_app", "round_timeout"): BAD_POSITIVE,
+    **{("server_app", name): bad for name, bad in BAD_SETTINGS.items()},
     ("server_app", "seed"): BAD_SEEDS,
     ("client_app", "model_fn"): NOT_CALLABLES,
     ("client_app", "data_fn"): NOT_CALLABLES,
