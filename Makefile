@@ -32,6 +32,7 @@ student: $(VENV)/.course-installed
 
 # Speed benchmarks (not part of `make test`: timings belong side by side in one run).
 bench: $(VENV)/.bench-installed
+	$(BIN)/python tests/benchmarks/bench_import.py
 	$(BIN)/python tests/benchmarks/bench_fit_many.py
 	$(BIN)/python tests/benchmarks/bench_boundary_distance.py
 	$(BIN)/python tests/benchmarks/bench_dp.py

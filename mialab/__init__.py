@@ -1,5 +1,8 @@
 """mialab: membership inference attacks and defenses, for a course and for real audits.
 
+Submodules load on first use (PEP 562), so ``import mialab`` costs little more than
+``import torch``, and the NumPy-only attacks load without torch at all.
+
 Example:
     >>> import mialab as ml
     >>> ds = ml.data.load("digits")
@@ -10,18 +13,6 @@ Example:
 
 import importlib
 
-from mialab import (
-    attacks,
-    audit,
-    claims,
-    data,
-    defenses,
-    exercises,
-    metrics,
-    models,
-    plots,
-    training,
-)
 from mialab._memory import fix_mmap_threshold
 
 fix_mmap_threshold()  # freed tensors go back to the system (see mialab/_memory.py)
@@ -39,12 +30,15 @@ __all__ = [
     "plots",
     "training",
 ]
-
-# Imported on first use: they need the `course` extra (ipywidgets, nbclient).
+# Also loaded on first use, but not in __all__: they need the `course` extra (ipywidgets, nbclient).
 _OPTIONAL = ("widgets", "course")
 
 
 def __getattr__(name):
-    if name in _OPTIONAL:
+    if name in __all__ or name in _OPTIONAL:
         return importlib.import_module(f"mialab.{name}")
     raise AttributeError(f"module 'mialab' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])
