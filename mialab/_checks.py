@@ -219,3 +219,40 @@ def warn_if_probabilities(logits: np.ndarray, name: str) -> None:
             UserWarning,
             stacklevel=3,
         )
+
+
+def logits_matrix(value, name: str = "logits") -> np.ndarray:
+    """Finite float64 logits of shape ``(n, n_classes)`` with at least 2 classes.
+
+    Rows that look like probabilities raise a warning (see :func:`warn_if_probabilities`).
+    """
+    logits = float_array(value, name, ndim=2)
+    if logits.shape[1] < 2:
+        raise ValueError(f"{name} must have at least 2 classes (columns), got {logits.shape[1]}")
+    warn_if_probabilities(logits, name)
+    return logits
+
+
+def labelled_logits(logits, labels, *, name: str = "logits") -> tuple[np.ndarray, np.ndarray]:
+    """:func:`logits_matrix` and the records' class labels, one per row of ``logits``."""
+    logits = logits_matrix(logits, name)
+    labels = int_labels(labels, "labels", n_classes=logits.shape[1])
+    same_length(**{name: logits, "labels": labels})
+    return logits, labels
+
+
+def reference_inputs(
+    reference_logits, reference_in_mask, labels
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reference (or shadow) models' logits, their in-mask and the records' labels, checked.
+
+    Returns logits shaped ``(n_models, n, n_queries, n_classes)`` (a missing query axis becomes
+    one of length 1), a bool mask ``(n_models, n)`` and int labels ``(n,)``.
+    """
+    logits = logits_with_queries(reference_logits, "reference_logits", leading=1)
+    warn_if_probabilities(logits, "reference_logits")
+    labels = int_labels(labels, "labels", n_classes=logits.shape[-1])
+    n_models, n = logits.shape[:2]
+    same_length(**{"reference_logits (axis 1)": logits[0], "labels": labels})
+    mask = in_mask(reference_in_mask, "reference_in_mask", shape=(n_models, n))
+    return logits, mask, labels

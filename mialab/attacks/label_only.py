@@ -29,7 +29,7 @@ __all__ = [
     "mask_confidences",
     "gap_score",
     "augmentation_score",
-    "boundary_distance",
+    "boundary_distance_score",
 ]
 
 
@@ -89,13 +89,13 @@ def _labels_from(predict_labels, X: np.ndarray, n_classes: int | None = None) ->
     return int_labels(answer, "predict_labels(X)", n_classes=n_classes)
 
 
-def _inputs(predict_labels, X, y):
+def _inputs(predict_labels, X, labels):
     if not callable(predict_labels):
         raise TypeError("predict_labels must be callable: predict_labels(X) -> labels")
     X = float_array(X, "X", ndim=2)
-    y = int_labels(y, "y")
-    same_length(X=X, y=y)
-    return X, y
+    labels = int_labels(labels, "labels")
+    same_length(X=X, labels=labels)
+    return X, labels
 
 
 def gap_score(predicted_labels, labels) -> np.ndarray:
@@ -116,7 +116,7 @@ def gap_score(predicted_labels, labels) -> np.ndarray:
 def augmentation_score(
     predict_labels,
     X,
-    y,
+    labels,
     *,
     image_shape: tuple[int, int] | None = None,
     max_shift: int = 1,
@@ -131,7 +131,8 @@ def augmentation_score(
 
     Args:
         predict_labels: ``predict_labels(X) -> labels``.
-        X: ``(n, d)`` records; y: ``(n,)`` their true labels.
+        X: ``(n, d)`` records.
+        labels: ``(n,)`` their true labels.
         image_shape: for images given as rows: every shift by up to ``max_shift`` pixels in each
             direction, the unshifted image included ((2 max_shift + 1)² queries per record).
         max_shift: largest shift, in pixels.
@@ -147,7 +148,7 @@ def augmentation_score(
         >>> augmentation_score(always_zero, np.zeros((2, 3)), np.array([0, 1]))
         array([1., 0.])
     """
-    X, y = _inputs(predict_labels, X, y)
+    X, labels = _inputs(predict_labels, X, labels)
     d = positive_int(max_shift, "max_shift")
     n_noise = positive_int(n_noise, "n_noise")
     noise_scale = positive_number(noise_scale, "noise_scale")
@@ -162,30 +163,30 @@ def augmentation_score(
         rng = np.random.default_rng(seed)
         variants = [X] + [X + rng.normal(0, noise_scale, X.shape) for _ in range(n_noise)]
     answers = _labels_from(predict_labels, np.concatenate(variants))
-    return (answers.reshape(len(variants), len(X)) == y).mean(axis=0)
+    return (answers.reshape(len(variants), len(X)) == labels).mean(axis=0)
 
 
-def _bisect(predict_labels, origin, boundary_side, y, steps):
+def _bisect(predict_labels, origin, boundary_side, labels, steps):
     """Shrink each segment [origin, boundary_side] to its label change by bisection.
 
-    ``origin`` rows are labelled y; ``boundary_side`` rows are not. Returns the points on the
-    non-y side after ``steps`` halvings (within 2^-steps of the segment length of the change).
+    ``origin`` rows are given ``labels``; ``boundary_side`` rows are not. Returns the points on
+    the other side after ``steps`` halvings (within 2^-steps of the segment length of the change).
     """
-    low = np.zeros(len(origin))  # fraction of the way: low is still labelled y
+    low = np.zeros(len(origin))  # fraction of the way: low keeps its label
     high = np.ones(len(origin))  # high is not
     direction = boundary_side - origin
     for _ in range(steps):
         middle = (low + high) / 2
-        keeps_label = _labels_from(predict_labels, origin + middle[:, None] * direction) == y
+        keeps_label = _labels_from(predict_labels, origin + middle[:, None] * direction) == labels
         low = np.where(keeps_label, middle, low)
         high = np.where(keeps_label, high, middle)
     return origin + high[:, None] * direction
 
 
-def boundary_distance(
+def boundary_distance_score(
     predict_labels,
     X,
-    y,
+    labels,
     *,
     max_queries: int = 1000,
     n_directions: int = 20,
@@ -212,7 +213,8 @@ def boundary_distance(
 
     Args:
         predict_labels: ``predict_labels(X) -> labels``.
-        X: ``(n, d)`` records; y: ``(n,)`` true labels.
+        X: ``(n, d)`` records.
+        labels: ``(n,)`` their true labels.
         max_queries: label queries per record, at most (the search stops before exceeding it).
         n_directions: random directions of the start.
         n_probes: perturbations at the first refinement step; step t uses n_probes·√t.
@@ -226,11 +228,11 @@ def boundary_distance(
 
     Example:
         >>> right_of_zero = lambda X: (X[:, 0] > 0).astype(int)  # boundary: the line x0 = 0
-        >>> boundary_distance(right_of_zero, np.array([[2.0, 0.0], [-1.0, 0.0]]), [1, 1],
-        ...                   max_queries=500).round(2)
+        >>> boundary_distance_score(right_of_zero, np.array([[2.0, 0.0], [-1.0, 0.0]]), [1, 1],
+        ...                         max_queries=500).round(2)
         array([2., 0.])
     """
-    X, y = _inputs(predict_labels, X, y)
+    X, labels = _inputs(predict_labels, X, labels)
     max_queries = positive_int(max_queries, "max_queries")
     n_directions = positive_int(n_directions, "n_directions")
     n_probes = positive_int(n_probes, "n_probes")
@@ -245,11 +247,11 @@ def boundary_distance(
     rng = np.random.default_rng(seed_value(seed))
     n, d = X.shape
     distance = np.zeros(n)
-    correct = _labels_from(predict_labels, X) == y
+    correct = _labels_from(predict_labels, X) == labels
     idx = np.flatnonzero(correct)
     if len(idx) == 0:
         return distance
-    x, label = X[idx], y[idx]
+    x, label = X[idx], labels[idx]
 
     # 1. Start: the closest label change along random directions.
     directions = rng.normal(size=(n_directions, len(idx), d))
@@ -303,9 +305,9 @@ def boundary_distance(
     capped = int(np.sum(best >= radius))
     if capped:
         warnings.warn(
-            f"boundary_distance found no label change within radius={radius:g} for {capped} of "
-            f"the {len(idx)} correctly classified records: their distance is the cap, so they "
-            "tie; increase radius (it is in the units of X)",
+            f"boundary_distance_score found no label change within radius={radius:g} for "
+            f"{capped} of the {len(idx)} correctly classified records: their distance is the "
+            "cap, so they tie; increase radius (it is in the units of X)",
             UserWarning,
             stacklevel=2,
         )

@@ -28,9 +28,9 @@ __all__ = [
     "exposure",
     "exposure_estimate",
     "lm_loss_score",
-    "min_k_score",
-    "reference_score",
-    "zlib_score",
+    "lm_min_k_score",
+    "lm_reference_score",
+    "lm_zlib_score",
 ]
 
 
@@ -76,7 +76,7 @@ def lm_loss_score(token_logprobs) -> np.ndarray:
     return np.array([s.mean() for s in _sequences(token_logprobs)])
 
 
-def zlib_score(token_logprobs, texts) -> np.ndarray:
+def lm_zlib_score(token_logprobs, texts) -> np.ndarray:
     """Loss relative to how compressible the text is (Carlini et al. 2021).
 
     score = −NLL / zlib_bytes, with NLL the mean negative log-likelihood per token and zlib_bytes
@@ -84,7 +84,7 @@ def zlib_score(token_logprobs, texts) -> np.ndarray:
     dividing by its zlib length rewards texts the model finds easier than a compressor does.
 
     Example:
-        >>> zlib_score([np.log([0.5, 0.5])], ["ab"]).round(4)
+        >>> lm_zlib_score([np.log([0.5, 0.5])], ["ab"]).round(4)
         array([-0.0693])
     """
     sequences = _sequences(token_logprobs)
@@ -101,7 +101,7 @@ def zlib_score(token_logprobs, texts) -> np.ndarray:
     return np.array([s.mean() / n for s, n in zip(sequences, lengths, strict=True)])
 
 
-def reference_score(token_logprobs, reference_token_logprobs) -> np.ndarray:
+def lm_reference_score(token_logprobs, reference_token_logprobs) -> np.ndarray:
     """Target loss relative to a reference model's: NLL_reference − NLL_target per token.
 
     A text that any model finds likely is not evidence of membership; one the target finds much
@@ -109,7 +109,7 @@ def reference_score(token_logprobs, reference_token_logprobs) -> np.ndarray:
     models may tokenise differently: each NLL is a mean over its own tokens.
 
     Example:
-        >>> reference_score([np.log([0.9])], [np.log([0.3])]).round(4)
+        >>> lm_reference_score([np.log([0.9])], [np.log([0.3])]).round(4)
         array([1.0986])
     """
     target = _sequences(token_logprobs)
@@ -122,7 +122,7 @@ def reference_score(token_logprobs, reference_token_logprobs) -> np.ndarray:
     return np.array([t.mean() - r.mean() for t, r in zip(target, reference, strict=True)])
 
 
-def min_k_score(token_logprobs, k: float = 0.2) -> np.ndarray:
+def lm_min_k_score(token_logprobs, k: float = 0.2) -> np.ndarray:
     """Min-K% Prob (Shi et al. 2024): the mean log-probability of the k% least likely tokens.
 
     A member rarely has very unlikely tokens; a non-member's rare words stand out. The k% count
@@ -130,7 +130,7 @@ def min_k_score(token_logprobs, k: float = 0.2) -> np.ndarray:
     ties among equal log-probabilities do not change the mean.
 
     Example:
-        >>> min_k_score([np.log([0.9, 0.1, 0.8, 0.7, 0.6])], k=0.4).round(4)  # 2 of 5 tokens
+        >>> lm_min_k_score([np.log([0.9, 0.1, 0.8, 0.7, 0.6])], k=0.4).round(4)  # 2 of 5 tokens
         array([-1.4067])
     """
     k = fraction(k, "k")

@@ -1,12 +1,16 @@
 """Attacks calibrated per record with reference models: LiRA and RMIA (lesson 01).
 
 Both learn, for each candidate record, how reference models behave on it when they trained on it
-(IN) and when they did not (OUT), then ask which the target resembles. Inputs, from any model:
+(IN) and when they did not (OUT), then ask which the target resembles. Both are used in
+scikit-learn's style: ``fit(reference_logits, reference_in_mask, labels)`` on the reference
+models, then ``score_samples(logits)`` on the target's logits for the same records. Inputs, from
+any model:
 
-* ``ref_logits``: ``(n_models, n, n_classes)``, or ``(n_models, n, n_queries, n_classes)`` when
-  each record is queried several times (flips, shifts, noise; see lesson 01);
-* ``ref_in_mask``: ``(n_models, n)``, True where the reference model trained on the record;
-* ``labels``: ``(n,)`` true labels; ``target_logits``: ``(n, n_classes)`` or with queries.
+* ``reference_logits``: ``(n_models, n, n_classes)``, or ``(n_models, n, n_queries, n_classes)``
+  when each record is queried several times (flips, shifts, noise; see lesson 01);
+* ``reference_in_mask``: ``(n_models, n)``, True where the reference model trained on the record;
+* ``labels``: ``(n,)`` true labels, given once, to ``fit``;
+* ``logits``: the target's ``(n, n_classes)``, or ``(n, n_queries, n_classes)`` with queries.
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ from sklearn.metrics import roc_auc_score
 from mialab._checks import (
     boolean,
     float_array,
-    in_mask,
     int_labels,
     logits_with_queries,
     positive_number,
     real_number,
+    reference_inputs,
     same_length,
     to_numpy,
     warn_if_probabilities,
@@ -36,30 +40,26 @@ __all__ = ["LiRA", "RMIA", "lira_statistic"]
 A_GRID = tuple(np.round(np.linspace(0, 1, 11), 2))  # candidate values of RMIA's offline a
 
 
-def _reference_inputs(ref_logits, ref_in_mask, labels):
-    logits = logits_with_queries(ref_logits, "ref_logits", leading=1)
-    warn_if_probabilities(logits, "ref_logits")
-    labels = int_labels(labels, "labels", n_classes=logits.shape[-1])
-    n_models, n = logits.shape[:2]
-    same_length(**{"ref_logits (axis 1)": logits[0], "labels": labels})
-    mask = in_mask(ref_in_mask, "ref_in_mask", shape=(n_models, n))
-    return logits, mask, labels
-
-
-def _target_inputs(target_logits, labels, fitted_labels, n_queries):
-    logits = logits_with_queries(target_logits, "target_logits", leading=0)
-    warn_if_probabilities(logits, "target_logits")
-    labels = int_labels(labels, "labels", n_classes=logits.shape[-1])
-    same_length(target_logits=logits, labels=labels)
-    if logits.shape[1] != n_queries:
+def _target_logits(attack, logits) -> np.ndarray:
+    """The target's logits for ``score_samples``: the records, queries and classes fit saw."""
+    if not hasattr(attack, "labels_"):
+        raise RuntimeError("call fit() before score_samples()")
+    logits = logits_with_queries(logits, "logits", leading=0)
+    warn_if_probabilities(logits, "logits")
+    n, n_queries, n_classes = logits.shape
+    if n != len(attack.labels_):
         raise ValueError(
-            f"target_logits has {logits.shape[1]} queries per record, the reference logits had "
-            f"{n_queries}"
+            f"logits must have one row per record given to fit(), {len(attack.labels_)}; got {n}"
         )
-    if labels.shape != fitted_labels.shape or np.any(labels != fitted_labels):
+    if n_queries != attack.n_queries_:
         raise ValueError(
-            "labels must be the labels given to fit(): the attack's statistics are per record, "
-            "so score() takes the same records in the same order"
+            f"logits has {n_queries} queries per record, the reference logits had "
+            f"{attack.n_queries_}"
+        )
+    if n_classes != attack.n_classes_:
+        raise ValueError(
+            f"logits must have {attack.n_classes_} classes like the reference logits, got "
+            f"{n_classes}"
         )
     return logits
 
@@ -155,7 +155,8 @@ class LiRA:
     which gives every record as many IN as OUT models.
 
     Args:
-        online: use IN models too (stronger; needs IN and OUT models for a record to score it).
+        online: use IN models too (stronger; needs IN and OUT models for a record to score it);
+            offline by default, like :class:`RMIA`.
         fix_variance: one σ_in and one σ_out for all records: the spread of φ over every record
             and model, as in the authors' code. Better with few reference models.
 
@@ -164,25 +165,26 @@ class LiRA:
             the standard deviations are scalars with a fixed variance; the IN ones are None
             offline.
         unscored_: ``(n,)`` bool, True for the records whose score is NaN.
+        labels_, n_queries_, n_classes_: the records' labels and the logits' shape ``fit`` saw.
 
     Example:
         >>> rng = np.random.default_rng(0)
-        >>> ref_logits = rng.normal(size=(8, 5, 3))
+        >>> reference_logits = rng.normal(size=(8, 5, 3))
         >>> mask = np.tile([[True], [False]], (4, 5))  # models 0, 2, .. IN; 1, 3, .. OUT
-        >>> attack = LiRA(online=True).fit(ref_logits, mask, [0, 1, 2, 0, 1])
-        >>> attack.score(rng.normal(size=(5, 3)), [0, 1, 2, 0, 1]).shape
+        >>> attack = LiRA(online=True).fit(reference_logits, mask, [0, 1, 2, 0, 1])
+        >>> attack.score_samples(rng.normal(size=(5, 3))).shape
         (5,)
     """
 
-    def __init__(self, *, online: bool = True, fix_variance: bool = False):
+    def __init__(self, *, online: bool = False, fix_variance: bool = False):
         self.online = online
         self.fix_variance = fix_variance
 
-    def fit(self, ref_logits, ref_in_mask, labels) -> LiRA:
-        """Fit the per-record Gaussians; see the class docstring for the shapes."""
+    def fit(self, reference_logits, reference_in_mask, labels) -> LiRA:
+        """Fit the per-record Gaussians; see the module docstring for the shapes."""
         online = boolean(self.online, "online")
         boolean(self.fix_variance, "fix_variance")
-        logits, mask, labels = _reference_inputs(ref_logits, ref_in_mask, labels)
+        logits, mask, labels = reference_inputs(reference_logits, reference_in_mask, labels)
         n = mask.shape[1]
         sides = [("OUT", ~mask)] + ([("IN", mask)] if online else [])
         unscored = np.zeros(n, bool)
@@ -191,8 +193,8 @@ class LiRA:
         needs = "an IN and an OUT" if online else "an OUT"
         if unscored.all():
             raise ValueError(
-                f"ref_in_mask gives no record {needs} reference model, so LiRA can score none; "
-                "training.balanced_in_mask gives every record as many IN as OUT models"
+                f"reference_in_mask gives no record {needs} reference model, so LiRA can score "
+                "none; training.balanced_in_mask gives every record as many IN as OUT models"
             )
         if unscored.any():
             warnings.warn(
@@ -209,7 +211,7 @@ class LiRA:
             self._gaussian(phi, mask, "IN", unscored) if online else (None, None)
         )
         self.labels_ = labels
-        self.n_queries_ = phi.shape[2]
+        self.n_queries_, self.n_classes_ = phi.shape[2], logits.shape[-1]
         self.unscored_ = unscored
         return self
 
@@ -231,17 +233,21 @@ class LiRA:
                 std = np.where(single[:, None], global_std, std)
         return mean, np.maximum(std, 1e-30)
 
-    def score(self, target_logits, labels) -> np.ndarray:
+    def score_samples(self, logits) -> np.ndarray:
         """Scores of the target's logits on the fitted records: higher = more likely a member.
 
-        NaN for the records in ``unscored_`` (no reference model on a side they need).
+        Args:
+            logits: the target's ``(n, n_classes)`` or ``(n, n_queries, n_classes)`` logits on
+                the records given to ``fit``, in the same order.
+
+        Returns:
+            float64 scores of shape ``(n,)``; NaN for the records in ``unscored_`` (no
+            reference model on a side they need).
         """
-        if not hasattr(self, "labels_"):
-            raise RuntimeError("call fit() before score()")
-        logits = _target_inputs(target_logits, labels, self.labels_, self.n_queries_)
+        logits = _target_logits(self, logits)
         phi = _phi(np.swapaxes(logits, 0, 1), self.labels_).T  # (n, Q)
         with np.errstate(invalid="ignore"):
-            if self.online:
+            if self.mean_in_ is not None:  # fitted online
                 per_query = norm.logpdf(phi, self.mean_in_, self.std_in_) - norm.logpdf(
                     phi, self.mean_out_, self.std_out_
                 )
@@ -275,14 +281,14 @@ class RMIA:
         gamma: threshold γ > 0 on the likelihood ratio of x against z.
 
     Attributes (after ``fit``): ``a_`` (offline), ``log_prior_x_`` (n,) and ``log_prior_z_``
-    (m,), the logarithms of Pr(x) and Pr(z).
+    (m,), the logarithms of Pr(x) and Pr(z); ``labels_`` and ``population_labels_``.
 
     Example:
         >>> rng = np.random.default_rng(0)
         >>> mask = np.tile([[True], [False]], (2, 6))
         >>> attack = RMIA(a=0.5).fit(rng.normal(size=(4, 6, 3)), mask, [0, 1, 2, 0, 1, 2],
         ...     population_logits=rng.normal(size=(4, 20, 3)), population_labels=[0, 1] * 10)
-        >>> scores = attack.score(rng.normal(size=(6, 3)), [0, 1, 2, 0, 1, 2],
+        >>> scores = attack.score_samples(rng.normal(size=(6, 3)),
         ...     population_logits=rng.normal(size=(20, 3)))
         >>> bool(np.all((scores >= 0) & (scores <= 1)))
         True
@@ -293,17 +299,20 @@ class RMIA:
         self.a = a
         self.gamma = gamma
 
-    def fit(self, ref_logits, ref_in_mask, labels, *, population_logits, population_labels) -> RMIA:
+    def fit(
+        self, reference_logits, reference_in_mask, labels, *, population_logits, population_labels
+    ) -> RMIA:
         """Reference models' averages for the records and for the population.
 
         Args:
-            ref_logits, ref_in_mask, labels: the reference models on the candidate records.
+            reference_logits, reference_in_mask, labels: the reference models on the candidate
+                records (see the module docstring).
             population_logits: ``(n_models, m, [n_queries,] n_classes)``, the same reference
                 models on m population records none of them trained on.
             population_labels: ``(m,)`` true labels of the population records.
         """
         online = boolean(self.online, "online")
-        logits, mask, labels = _reference_inputs(ref_logits, ref_in_mask, labels)
+        logits, mask, labels = reference_inputs(reference_logits, reference_in_mask, labels)
         z_logits = logits_with_queries(population_logits, "population_logits", leading=1)
         z_labels = int_labels(population_labels, "population_labels", n_classes=logits.shape[-1])
         if z_logits.shape[0] != logits.shape[0] or z_logits.shape[2:] != logits.shape[2:]:
@@ -322,8 +331,8 @@ class RMIA:
         if online:
             if no_in or no_out:
                 raise ValueError(
-                    f"ref_in_mask gives {no_in} record(s) no IN and {no_out} no OUT reference "
-                    "model; online RMIA needs both for every record"
+                    f"reference_in_mask gives {no_in} record(s) no IN and {no_out} no OUT "
+                    "reference model; online RMIA needs both for every record"
                     + (", or use online=False (OUT models only); " if not no_out else "; ")
                     + balanced
                 )
@@ -333,13 +342,13 @@ class RMIA:
         else:
             if no_out:
                 raise ValueError(
-                    f"ref_in_mask gives {no_out} record(s) no OUT reference model; offline RMIA "
-                    f"needs one for every record; {balanced}"
+                    f"reference_in_mask gives {no_out} record(s) no OUT reference model; offline "
+                    f"RMIA needs one for every record; {balanced}"
                 )
             if self.a is None:
                 self.a_ = self.select_a(
-                    ref_logits,
-                    ref_in_mask,
+                    reference_logits,
+                    reference_in_mask,
                     labels,
                     population_logits=population_logits,
                     population_labels=population_labels,
@@ -353,7 +362,7 @@ class RMIA:
             self.log_prior_x_ = self._offline_prior(log_mean_out_x)
             self.log_prior_z_ = self._offline_prior(log_mean_z)
         self.labels_, self.population_labels_ = labels, z_labels
-        self.n_queries_ = logits.shape[2]
+        self.n_queries_, self.n_classes_ = logits.shape[2], logits.shape[3]
         return self
 
     def _offline_prior(self, log_mean: np.ndarray) -> np.ndarray:
@@ -361,11 +370,19 @@ class RMIA:
         with np.errstate(divide="ignore"):  # a = 1 makes the second term log(0) = -inf
             return np.logaddexp(np.log((1 + self.a_) / 2) + log_mean, np.log((1 - self.a_) / 2))
 
-    def score(self, target_logits, labels, *, population_logits) -> np.ndarray:
-        """Fraction of population records the target's ratio on x beats by more than γ."""
-        if not hasattr(self, "labels_"):
-            raise RuntimeError("call fit() before score()")
-        logits = _target_inputs(target_logits, labels, self.labels_, self.n_queries_)
+    def score_samples(self, logits, *, population_logits) -> np.ndarray:
+        """Fraction of population records the target's ratio on x beats by more than γ.
+
+        Args:
+            logits: the target's ``(n, [n_queries,] n_classes)`` logits on the records given to
+                ``fit``, in the same order.
+            population_logits: the target's ``(m, [n_queries,] n_classes)`` logits on the
+                population records given to ``fit``.
+
+        Returns:
+            float64 scores in [0, 1] of shape ``(n,)``; higher = more likely a member.
+        """
+        logits = _target_logits(self, logits)
         z_logits = logits_with_queries(population_logits, "population_logits", leading=0)
         if (
             z_logits.shape[0] != len(self.population_labels_)
@@ -387,8 +404,8 @@ class RMIA:
 
     @staticmethod
     def select_a(
-        ref_logits,
-        ref_in_mask,
+        reference_logits,
+        reference_in_mask,
         labels,
         *,
         population_logits,
@@ -403,7 +420,7 @@ class RMIA:
         its references. Returns the ``a`` in ``grid`` with the highest AUC; ties go to the
         smallest.
         """
-        logits, mask, labels = _reference_inputs(ref_logits, ref_in_mask, labels)
+        logits, mask, labels = reference_inputs(reference_logits, reference_in_mask, labels)
         z_logits = logits_with_queries(population_logits, "population_logits", leading=1)
         keep = [m for m in range(1, len(mask)) if not np.array_equal(mask[m], ~mask[0])]
         if not keep or mask[0].all() or not mask[0].any():
@@ -425,7 +442,7 @@ class RMIA:
                 population_logits=z_logits[keep],
                 population_labels=population_labels,
             )
-            scores = attack.score(logits[0][usable], labels[usable], population_logits=z_logits[0])
+            scores = attack.score_samples(logits[0][usable], population_logits=z_logits[0])
             auc = roc_auc_score(mask[0][usable], scores)
             if auc > best_auc:
                 best_a, best_auc = float(a), auc

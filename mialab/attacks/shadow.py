@@ -3,7 +3,9 @@
 Shadow models are trained like the target on data the attacker owns, so the attacker knows which
 records each one trained on. An attack classifier learns to tell a shadow model's prediction
 vector on its training records (IN) from its vector on other records (OUT), and is then applied
-to the target's prediction vectors (lesson 01).
+to the target's prediction vectors (lesson 01). As LiRA and RMIA, it is used in scikit-learn's
+style: ``fit(reference_logits, reference_in_mask, labels)`` on the shadow models, then
+``score_samples(logits)`` on the target's logits for the same records.
 """
 
 from __future__ import annotations
@@ -13,15 +15,7 @@ from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.neural_network import MLPClassifier
 
-from mialab._checks import (
-    boolean,
-    float_array,
-    int_labels,
-    same_length,
-    seed_value,
-    warn_if_probabilities,
-)
-from mialab.attacks.reference import _reference_inputs
+from mialab._checks import boolean, logits_matrix, reference_inputs, seed_value
 
 __all__ = ["ShadowModelAttack"]
 
@@ -41,15 +35,16 @@ class ShadowModelAttack:
             early stopping on a 10% validation split).
         seed: random state of the default estimator.
 
-    Attributes (after ``fit``): ``classifiers_``, one per class (or a single one under key None).
+    Attributes (after ``fit``): ``classifiers_``, one per class (or a single one under key None);
+    ``labels_`` and ``n_classes_``, the records' labels and the logits' classes ``fit`` saw.
 
     Example:
         >>> rng = np.random.default_rng(0)
         >>> mask = rng.random((2, 60)) < 0.5
         >>> logits = rng.normal(size=(2, 60, 3)) + 3 * mask[..., None] * np.eye(3)[[0] * 60]
         >>> attack = ShadowModelAttack(per_class=False, top_k=3).fit(logits, mask, [0] * 60)
-        >>> attack.score(rng.normal(size=(10, 3)), [0] * 10).shape
-        (10,)
+        >>> attack.score_samples(rng.normal(size=(60, 3))).shape
+        (60,)
     """
 
     def __init__(
@@ -66,12 +61,13 @@ class ShadowModelAttack:
             return probs
         return -np.sort(-probs, axis=-1)[..., : self.top_k]
 
-    def fit(self, shadow_logits, shadow_in_mask, labels) -> ShadowModelAttack:
+    def fit(self, reference_logits, reference_in_mask, labels) -> ShadowModelAttack:
         """Train the attack classifiers.
 
         Args:
-            shadow_logits: ``(n_models, n, n_classes)`` shadow models' logits on n records.
-            shadow_in_mask: ``(n_models, n)``, True where the shadow model trained on the record.
+            reference_logits: ``(n_models, n, n_classes)`` shadow models' logits on n records.
+            reference_in_mask: ``(n_models, n)``, True where the shadow model trained on the
+                record.
             labels: ``(n,)`` true labels of the records.
         """
         per_class, seed = boolean(self.per_class, "per_class"), seed_value(self.seed)
@@ -79,13 +75,11 @@ class ShadowModelAttack:
             hasattr(self.estimator, "fit") and hasattr(self.estimator, "predict_proba")
         ):
             raise TypeError("estimator must be a scikit-learn classifier with predict_proba")
-        try:
-            logits, mask, labels = _reference_inputs(shadow_logits, shadow_in_mask, labels)
-        except (TypeError, ValueError) as error:  # the shared checks say ref_*; we say shadow_*
-            message = str(error).replace("ref_logits", "shadow_logits")
-            raise type(error)(message.replace("ref_in_mask", "shadow_in_mask")) from None
+        logits, mask, labels = reference_inputs(reference_logits, reference_in_mask, labels)
         if logits.shape[2] != 1:
-            raise ValueError("shadow_logits must have shape (n_models, n, n_classes): no queries")
+            raise ValueError(
+                "reference_logits must have shape (n_models, n, n_classes): no queries"
+            )
         if self.top_k is not None and (
             isinstance(self.top_k, (bool, np.bool_))
             or not isinstance(self.top_k, (int, np.integer))
@@ -104,43 +98,40 @@ class ShadowModelAttack:
             rows = np.ones_like(membership) if group is None else classes == group
             if membership[rows].all() or not membership[rows].any():
                 raise ValueError(
-                    f"shadow_in_mask has only IN or only OUT records of class {group}; the attack "
-                    "classifier needs both"
+                    f"reference_in_mask has only IN or only OUT records of class {group}; the "
+                    "attack classifier needs both"
                 )
             self.classifiers_[group] = clone(estimator).fit(features[rows], membership[rows])
-        self.n_classes_ = logits.shape[-1]
+        self.labels_, self.n_classes_ = labels, logits.shape[-1]
         return self
 
     def _width(self, n_classes: int) -> int:
         return n_classes if self.top_k is None else self.top_k
 
-    def score(self, target_logits, labels) -> np.ndarray:
-        """The attack classifiers' probability that each record was IN the target's training set."""
+    def score_samples(self, logits) -> np.ndarray:
+        """The attack classifiers' probability that each record was IN the target's training set.
+
+        Args:
+            logits: the target's ``(n, n_classes)`` logits on the records given to ``fit``, in
+                the same order.
+
+        Returns:
+            float64 scores in [0, 1] of shape ``(n,)``; higher = more likely a member.
+        """
         if not hasattr(self, "classifiers_"):
-            raise RuntimeError("call fit() before score()")
-        logits = float_array(target_logits, "target_logits", ndim=2)
-        warn_if_probabilities(logits, "target_logits")
-        if logits.shape[1] != self.n_classes_:
+            raise RuntimeError("call fit() before score_samples()")
+        logits = logits_matrix(logits)
+        if logits.shape != (len(self.labels_), self.n_classes_):
             raise ValueError(
-                f"target_logits must have {self.n_classes_} classes like the shadow models, "
-                f"got {logits.shape[1]}"
+                f"logits must have shape {(len(self.labels_), self.n_classes_)}, one row per "
+                f"record given to fit() and its classes; got {logits.shape}"
             )
-        labels = int_labels(labels, "labels", n_classes=self.n_classes_)
-        same_length(target_logits=logits, labels=labels)
-        unseen = (
-            set(np.unique(labels)) - set(self.classifiers_)
-            if None not in self.classifiers_
-            else set()
-        )
-        if unseen:
-            raise ValueError(f"labels holds classes {sorted(unseen)} that no shadow record had")
         features = self._features(logits)
-        scores = np.empty(len(labels))
+        scores = np.empty(len(logits))
         for group, classifier in self.classifiers_.items():
-            rows = np.ones(len(labels), bool) if group is None else labels == group
-            if rows.any():
-                member_column = list(classifier.classes_).index(True)
-                scores[rows] = classifier.predict_proba(features[rows])[:, member_column]
+            rows = np.ones(len(logits), bool) if group is None else self.labels_ == group
+            member_column = list(classifier.classes_).index(True)
+            scores[rows] = classifier.predict_proba(features[rows])[:, member_column]
         return scores
 
     def __repr__(self) -> str:

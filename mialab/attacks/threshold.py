@@ -12,26 +12,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
-from mialab._checks import float_array, int_labels, same_length, warn_if_probabilities
+from mialab._checks import labelled_logits, logits_matrix
 
 __all__ = ["loss_score", "confidence_score", "entropy_score", "modified_entropy_score"]
-
-
-_NO_LABELS = object()  # entropy needs no labels; None is a bad value for the others
-
-
-def _checked(
-    logits, labels=_NO_LABELS, *, name: str = "logits"
-) -> tuple[np.ndarray, np.ndarray | None]:
-    logits = float_array(logits, name, ndim=2)
-    if logits.shape[1] < 2:
-        raise ValueError(f"{name} must have at least 2 classes (columns), got {logits.shape[1]}")
-    warn_if_probabilities(logits, name)
-    if labels is _NO_LABELS:
-        return logits, None
-    labels = int_labels(labels, "labels", n_classes=logits.shape[1])
-    same_length(**{name: logits, "labels": labels})
-    return logits, labels
 
 
 def _log_complement(logits: np.ndarray) -> np.ndarray:
@@ -62,7 +45,7 @@ def loss_score(logits, labels) -> np.ndarray:
         >>> loss_score(np.array([[2.0, 0.0], [0.0, 2.0]]), np.array([0, 0])).round(3)
         array([-0.127, -2.127])
     """
-    logits, labels = _checked(logits, labels)
+    logits, labels = labelled_logits(logits, labels)
     return log_softmax(logits, axis=1)[np.arange(len(labels)), labels]
 
 
@@ -98,7 +81,7 @@ def entropy_score(logits) -> np.ndarray:
         >>> entropy_score(np.array([[0.0, 0.0]])).round(4)  # uniform: -log 2
         array([-0.6931])
     """
-    logits, _ = _checked(logits)
+    logits = logits_matrix(logits)
     log_p = log_softmax(logits, axis=1)
     return np.sum(np.exp(log_p) * log_p, axis=1)
 
@@ -121,7 +104,7 @@ def modified_entropy_score(logits, labels) -> np.ndarray:
         >>> modified_entropy_score(logits, np.array([0, 0])).round(3)  # right, then wrong
         array([-0.03 , -3.747])
     """
-    logits, labels = _checked(logits, labels)
+    logits, labels = labelled_logits(logits, labels)
     log_p = log_softmax(logits, axis=1)
     log_not_p = _log_complement(logits)
     rows = np.arange(len(labels))

@@ -8,7 +8,8 @@ server-side attack of Nasr et al. (2019), in its simplest form.
 
 import numpy as np
 
-from mialab.attacks.threshold import _checked, loss_score
+from mialab._checks import labelled_logits, logits_matrix
+from mialab.attacks.threshold import loss_score
 
 __all__ = ["loss_decrease_score"]
 
@@ -32,8 +33,8 @@ def loss_decrease_score(logits_before, logits_after, labels) -> np.ndarray:
         >>> loss_decrease_score(before, after, np.array([0, 0])).round(3)
         array([0.566, 0.   ])
     """
-    before, labels = _checked(logits_before, labels, name="logits_before")
-    after, _ = _checked(logits_after, name="logits_after")
+    before, labels = labelled_logits(logits_before, labels, name="logits_before")
+    after = logits_matrix(logits_after, "logits_after")
     if before.shape != after.shape:
         raise ValueError(
             "logits_before and logits_after must have the same shape, got "
