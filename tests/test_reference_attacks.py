@@ -1,6 +1,7 @@
 """LiRA, RMIA and the shadow-model attack: formulas checked against direct computations, then
 behaviour on real models (beats chance when there is membership to find, chance when not)."""
 
+import inspect
 import math
 
 import numpy as np
@@ -92,12 +93,12 @@ def test_lira_matches_direct_computation(small_problem, online, fix_variance, n_
     expected = lira_direct(
         ref, p["mask"], p["labels"], target, online=online, fix_variance=fix_variance
     )
-    np.testing.assert_allclose(attack.score(target, p["labels"]), expected, rtol=1e-9)
+    np.testing.assert_allclose(attack.score_samples(target), expected, rtol=1e-9)
     if n_queries == 1:  # no query axis at all gives the same
         plain = LiRA(online=online, fix_variance=fix_variance).fit(
             ref[:, :, 0], p["mask"], p["labels"]
         )
-        np.testing.assert_allclose(plain.score(target[:, 0], p["labels"]), expected, rtol=1e-9)
+        np.testing.assert_allclose(plain.score_samples(target[:, 0]), expected, rtol=1e-9)
 
 
 def rmia_direct(p, *, online, a, gamma):
@@ -139,7 +140,7 @@ def test_rmia_matches_direct_computation(small_problem, online, a, gamma):
         population_logits=p["z_ref"],
         population_labels=p["z_labels"],
     )
-    scores = attack.score(p["target"], p["labels"], population_logits=p["z_target"])
+    scores = attack.score_samples(p["target"], population_logits=p["z_target"])
     np.testing.assert_allclose(scores, rmia_direct(p, online=online, a=a, gamma=gamma))
 
 
@@ -177,21 +178,21 @@ def all_attacks(reference_models, overfit_target, model):
     }
     return {
         "loss": ml.attacks.loss_score(target_logits, y),
-        "LiRA online": LiRA().fit(*fit_args).score(target_logits, y),
-        "LiRA online, fixed variance": LiRA(fix_variance=True)
+        "LiRA online": LiRA(online=True).fit(*fit_args).score_samples(target_logits),
+        "LiRA online, fixed variance": LiRA(online=True, fix_variance=True)
         .fit(*fit_args)
-        .score(target_logits, y),
-        "LiRA offline": LiRA(online=False).fit(*fit_args).score(target_logits, y),
+        .score_samples(target_logits),
+        "LiRA offline": LiRA().fit(*fit_args).score_samples(target_logits),
         "RMIA offline": RMIA(a=0.5)
         .fit(*fit_args, **population)
-        .score(target_logits, y, population_logits=target_population_logits),
+        .score_samples(target_logits, population_logits=target_population_logits),
         "RMIA online": RMIA(online=True)
         .fit(*fit_args, **population)
-        .score(target_logits, y, population_logits=target_population_logits),
-        "Shokri": ShadowModelAttack().fit(*fit_args).score(target_logits, y),
+        .score_samples(target_logits, population_logits=target_population_logits),
+        "Shokri": ShadowModelAttack().fit(*fit_args).score_samples(target_logits),
         "ML-Leaks": ShadowModelAttack(per_class=False, top_k=3)
         .fit(r["logits"][:1], r["in_mask"][:1], y)
-        .score(target_logits, y),
+        .score_samples(target_logits),
     }
 
 
@@ -225,26 +226,40 @@ def test_bad_input_names_the_argument(small_problem):
     nan_ref[0, 0, 0] = np.nan
     population = {"population_logits": p["z_ref"][:, :, 0], "population_labels": p["z_labels"]}
     cases = [
-        (lambda: LiRA().fit(ref[0], mask, labels), ValueError, "ref_logits must have shape"),
-        (lambda: LiRA().fit(ref, mask[:, :3], labels), ValueError, "ref_in_mask must have shape"),
-        (lambda: LiRA().fit(ref, mask | True, labels), ValueError, "ref_in_mask gives no record"),
+        (lambda: LiRA().fit(ref[0], mask, labels), ValueError, "reference_logits must have"),
+        (lambda: LiRA().fit(ref, mask[:, :3], labels), ValueError, "reference_in_mask must have"),
+        (lambda: LiRA().fit(ref, mask | True, labels), ValueError, "reference_in_mask gives no"),
         (lambda: LiRA(online="no").fit(ref, mask, labels), TypeError, "online must be True"),
         (lambda: LiRA(fix_variance=1).fit(ref, mask, labels), TypeError, "fix_variance must"),
         (lambda: lira_statistic(ref[0][:, :1], labels * 0), ValueError, "at least 2 classes"),
-        (lambda: LiRA().fit(nan_ref, mask, labels), ValueError, "ref_logits contains NaN"),
+        (lambda: LiRA().fit(nan_ref, mask, labels), ValueError, "reference_logits contains NaN"),
         (lambda: LiRA().fit(ref, mask, labels + 10), ValueError, "labels must lie in"),
         (lambda: LiRA().fit(ref, mask, labels[:3]), ValueError, "lengths differ"),
-        (lambda: LiRA().fit(ref, mask.astype(float) * 2, labels), TypeError, "ref_in_mask must"),
-        (lambda: LiRA().score(ref[0], labels), RuntimeError, "call fit"),
+        (lambda: LiRA().fit(ref, mask.astype(float) * 2, labels), TypeError, "reference_in_mask"),
+        (lambda: LiRA().score_samples(ref[0]), RuntimeError, "call fit"),
         (
-            lambda: LiRA().fit(ref, mask, labels).score(ref[0][:, :2], labels),
+            lambda: LiRA().fit(ref, mask, labels).score_samples(ref[0][:2]),
             ValueError,
-            "labels|lengths",
+            "logits must have one row per record given to fit",
         ),
         (
-            lambda: LiRA().fit(ref, mask, labels).score(ref[0], np.roll(labels, 1)),
+            lambda: LiRA().fit(ref, mask, labels).score_samples(ref[0][:, :2]),
             ValueError,
-            "labels must be the labels given to fit",
+            "logits must have 4 classes",
+        ),
+        (
+            lambda: LiRA().fit(p["ref"], mask, labels).score_samples(ref[0]),
+            ValueError,
+            "logits has 1 queries per record, the reference logits had 3",
+        ),
+        (
+            lambda: (
+                RMIA(a=0.5)
+                .fit(ref, mask, labels, **population)
+                .score_samples(ref[0][:2], population_logits=p["z_target"][:, 0])
+            ),
+            ValueError,
+            "logits must have one row per record given to fit",
         ),
         (
             lambda: RMIA(a=2.0).fit(ref, mask, labels, **population),
@@ -264,6 +279,14 @@ def test_bad_input_names_the_argument(small_problem):
             "population_logits must come from the same",
         ),
         (lambda: ShadowModelAttack(top_k=9).fit(ref, mask, labels), ValueError, "top_k"),
+        (lambda: ShadowModelAttack().score_samples(ref[0]), RuntimeError, "call fit"),
+        (
+            lambda: (
+                ShadowModelAttack(per_class=False).fit(ref, mask, labels).score_samples(ref[0][:2])
+            ),
+            ValueError,
+            r"logits must have shape \(6, 4\)",
+        ),
         (lambda: lira_statistic(ref[0], labels[:2]), ValueError, "one row per label"),
     ]
     for call, error, message in cases:
@@ -296,7 +319,7 @@ def test_lira_with_random_half_masks_scores_every_record_it_can_and_warns(online
     single = ((n_out == 1) | ((n_in == 1) if online else False)) & ~expected_unscored
     if single.any():  # one model on a side: the global σ of that side, with a warning
         assert "single" in messages
-    scores = attack.score(target, labels)
+    scores = attack.score_samples(target)
     np.testing.assert_array_equal(np.isnan(scores), expected_unscored)
     np.testing.assert_array_equal(attack.unscored_, expected_unscored)
     if expected_unscored.any():
@@ -313,7 +336,7 @@ def test_lira_fix_variance_works_where_a_side_has_no_model():
     ref, mask, labels, target, _ = bernoulli_problem(n_models=4, n=200)
     with pytest.warns(UserWarning, match="no IN or no OUT"):
         attack = LiRA(online=True, fix_variance=True).fit(ref, mask, labels)
-    scores = attack.score(target, labels)
+    scores = attack.score_samples(target)
     assert np.isfinite(scores[~attack.unscored_]).all() and attack.unscored_.any()
 
 
@@ -334,7 +357,7 @@ def test_rmia_stays_informative_when_reference_probabilities_underflow():
     # constant (1 - a)/2 dominates the tiny Pr(x), so only the target's own p(x) ranks records.
     for attack, least_auc in ((RMIA(online=True), 0.99), (RMIA(a=0.5), 0.6)):
         attack.fit(ref, mask, labels, population_logits=z_ref, population_labels=z_labels)
-        scores = attack.score(target, labels, population_logits=np.c_[np.zeros(m), z_margin])
+        scores = attack.score_samples(target, population_logits=np.c_[np.zeros(m), z_margin])
         assert np.isfinite(scores).all() and len(np.unique(scores)) > 1
         assert ml.metrics.evaluate(scores, np.arange(n) < n // 2).auc > least_auc
 
@@ -345,7 +368,7 @@ def test_numpy_scalars_are_valid_hyperparameters(small_problem):
     attack = RMIA(a=np.float32(0.5), gamma=np.float64(1.0), online=np.bool_(False))
     attack.fit(p["ref"], p["mask"], p["labels"], **population)
     assert attack.a_ == 0.5
-    scores = attack.score(p["target"], p["labels"], population_logits=p["z_target"])
+    scores = attack.score_samples(p["target"], population_logits=p["z_target"])
     assert scores.shape == (6,)
 
 
@@ -356,3 +379,18 @@ def test_probabilities_instead_of_logits_warn(small_problem):
         LiRA().fit(probs, p["mask"], p["labels"])
     with pytest.warns(UserWarning, match=r"np\.log\(p\)"):
         lira_statistic(probs[0, :, 0], p["labels"])
+
+
+def test_the_classes_follow_scikit_learns_style_and_lira_is_offline_by_default(small_problem):
+    p = small_problem
+    for attack in (LiRA, RMIA, ShadowModelAttack):
+        assert not hasattr(attack, "score")  # scikit-learn's score is one number, not scores
+        params = list(inspect.signature(attack.fit).parameters)
+        assert params[1:4] == ["reference_logits", "reference_in_mask", "labels"]
+        assert "labels" not in inspect.signature(attack.score_samples).parameters
+    assert LiRA().online is False and RMIA().online is False
+    ref, target = p["ref"], p["target"]
+    offline = LiRA(online=False).fit(ref, p["mask"], p["labels"]).score_samples(target)
+    default = LiRA().fit(ref, p["mask"], p["labels"])
+    assert default.mean_in_ is None
+    np.testing.assert_array_equal(default.score_samples(target), offline)
