@@ -32,8 +32,11 @@ from mialab._checks import (
 __all__ = [
     "Dataset",
     "MembershipSplit",
+    "arrays",
+    "features",
     "load",
     "load_notes",
+    "membership_labels",
     "membership_split",
     "partition",
     "shifted",
@@ -131,6 +134,65 @@ class Dataset:
             description=self.description,
             image_shape=self.image_shape,
         )
+
+
+def arrays(data, name: str = "data") -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels ``(X, labels)`` of a :class:`Dataset` or of a tuple ``(X, labels)``.
+
+    A Dataset's arrays are returned as they are (already checked when it was built); a tuple's
+    are checked: ``X`` finite float64 of shape ``(n, d)``, ``labels`` ints ≥ 0 of shape ``(n,)``.
+    Errors name ``"<name> X"`` or ``"<name> labels"``.
+
+    Args:
+        data: a :class:`Dataset` or a tuple ``(X, labels)`` of arrays, lists or tensors.
+        name: what to call ``data`` in error messages.
+
+    Returns:
+        ``(X, labels)`` as numpy arrays.
+
+    Example:
+        >>> X, labels = arrays(([[0.0, 1.0], [2.0, 3.0]], [1, 0]))
+        >>> X.shape, labels.tolist()
+        ((2, 2), [1, 0])
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    if isinstance(data, Dataset):
+        return data.X, data.y
+    if not (isinstance(data, tuple) and len(data) == 2):
+        raise TypeError(f"{name} must be a mialab Dataset or a tuple (X, labels)")
+    X = float_array(data[0], f"{name} X", ndim=2)
+    labels = int_labels(data[1], f"{name} labels")
+    same_length(**{f"{name} X": X, f"{name} labels": labels})
+    return X, labels
+
+
+def features(data, name: str = "data") -> np.ndarray:
+    """Rows ``X`` of a :class:`Dataset`, of a tuple ``(X, labels)`` (labels checked, unused) or
+    of an array ``X`` (checked as in :func:`arrays`).
+
+    Example:
+        >>> features([[0.0, 1.0]]).shape
+        (1, 2)
+    """
+    if isinstance(data, (Dataset, tuple)):
+        return arrays(data, name)[0]
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    return float_array(data, name, ndim=2)
+
+
+def membership_labels(n_members: int, n_nonmembers: int) -> np.ndarray:
+    """``is_member`` of a challenge set listing its members first: ``n_members`` Trues, then
+    ``n_nonmembers`` Falses.
+
+    Example:
+        >>> membership_labels(2, 1)
+        array([ True,  True, False])
+    """
+    n_members = positive_int(n_members, "n_members")
+    n_nonmembers = positive_int(n_nonmembers, "n_nonmembers")
+    return np.r_[np.ones(n_members, bool), np.zeros(n_nonmembers, bool)]
 
 
 def load(name: str) -> Dataset:
@@ -292,8 +354,7 @@ class MembershipSplit:
         """Members then non-members as ``(X, y, is_member)``: the attacker's challenge set."""
         X = np.concatenate([self.members.X, self.nonmembers.X])
         y = np.concatenate([self.members.y, self.nonmembers.y])
-        is_member = np.r_[np.ones(len(self.members), bool), np.zeros(len(self.nonmembers), bool)]
-        return X, y, is_member
+        return X, y, membership_labels(len(self.members), len(self.nonmembers))
 
     def __repr__(self) -> str:
         return (

@@ -8,13 +8,14 @@ can train every one of them unchanged (lessons 05 and 06).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from mialab._checks import boolean, int_pair, positive_int, seed_value
 
-__all__ = ["CharLM", "char_lm", "cnn", "gan", "mlp"]
+__all__ = ["CharLM", "char_lm", "cnn", "gan", "latent_dim", "mlp", "sequence_loss"]
 
 
 def _seeded(build, seed: int) -> nn.Module:
@@ -154,6 +155,22 @@ def gan(
     return _seeded(build, seed)
 
 
+def latent_dim(generator: nn.Module) -> int:
+    """The width of a generator's noise input: its first ``nn.Linear`` layer's ``in_features``.
+
+    Example:
+        >>> generator, _ = gan(64, latent_dim=8)
+        >>> latent_dim(generator)
+        8
+    """
+    if not isinstance(generator, nn.Module):
+        raise TypeError(f"generator must be a torch.nn.Module, got {type(generator).__name__}")
+    first = next((m for m in generator.modules() if isinstance(m, nn.Linear)), None)
+    if first is None:
+        raise TypeError("generator must start with an nn.Linear layer (its input is the noise)")
+    return first.in_features
+
+
 class _Block(nn.Module):
     """One pre-norm transformer block: causal self-attention, then a two-layer MLP."""
 
@@ -219,6 +236,72 @@ class CharLM(nn.Module):
         positions = torch.arange(length).expand(batch, length)
         hidden = self.blocks(self.embed(tokens) + self.position(positions))
         return self.out(self.norm(hidden))
+
+    def encode(self, texts, name: str = "texts") -> tuple[torch.Tensor, torch.Tensor]:
+        """Texts as padded ``(inputs, targets)``: "\\n" + text + "\\n", targets shifted by one.
+
+        ``inputs`` holds character indices (``pad`` after a text's end); ``targets`` the next
+        character at each position, -100 (ignored by :func:`sequence_loss`) after the end.
+
+        Args:
+            texts: a non-empty list (tuple, 1-D array, pandas Series) of strings over the
+                alphabet, each at most ``context - 1`` characters long.
+            name: what to call ``texts`` in error messages.
+
+        Example:
+            >>> inputs, targets = char_lm("\\nab").encode(["ab", "b"])
+            >>> inputs.tolist(), targets.tolist()
+            ([[0, 1, 2], [0, 2, 3]], [[1, 2, 0], [2, 0, -100]])
+        """
+        if getattr(texts, "ndim", None) == 1:  # a numpy array or a pandas Series
+            texts = list(texts)
+        if isinstance(texts, str) or not isinstance(texts, Sequence) or not len(texts):
+            raise TypeError(f"{name} must be a non-empty list of strings")
+        index = {c: i for i, c in enumerate(self.alphabet)}
+        rows = []
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"{name}[{i}] must be a string, got {type(text).__name__}")
+            unknown = set(text) - set(index)
+            if unknown:
+                raise ValueError(
+                    f"{name}[{i}] has characters outside the alphabet: {sorted(unknown)}"
+                )
+            rows.append([index["\n"], *(index[c] for c in text), index["\n"]])
+            if len(text) + 1 > self.context:
+                raise ValueError(
+                    f"{name}[{i}] has {len(text)} characters; the model reads at most "
+                    f"{self.context - 1} (its context)"
+                )
+        width = max(len(r) for r in rows) - 1
+        inputs = torch.full((len(rows), width), self.pad, dtype=torch.long)
+        targets = torch.full((len(rows), width), -100, dtype=torch.long)
+        for i, row in enumerate(rows):
+            inputs[i, : len(row) - 1] = torch.tensor(row[:-1])
+            targets[i, : len(row) - 1] = torch.tensor(row[1:])
+        return inputs, targets
+
+
+def sequence_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean next-character cross-entropy of ``model(inputs)`` over the real (not padded)
+    positions of ``targets`` (as :meth:`CharLM.encode` makes them).
+
+    ``model`` is a :class:`CharLM` or anything that calls one (Opacus' wrapper of it).
+
+    Example:
+        >>> lm = char_lm("\\nab")
+        >>> bool(sequence_loss(lm, *lm.encode(["ab"])) > 0)
+        True
+    """
+    for name, tensor in (("inputs", inputs), ("targets", targets)):
+        if not isinstance(tensor, torch.Tensor) or tensor.dtype != torch.long or tensor.ndim != 2:
+            raise TypeError(f"{name} must be a 2-D tensor of character indices (CharLM.encode)")
+    if inputs.shape != targets.shape:
+        raise ValueError(f"inputs has shape {tuple(inputs.shape)}, targets {tuple(targets.shape)}")
+    logits = model(inputs)
+    return nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100
+    )
 
 
 def char_lm(

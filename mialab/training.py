@@ -22,17 +22,16 @@ from tqdm.auto import tqdm
 from mialab._checks import (
     boolean,
     float_array,
-    int_labels,
     is_number,
     positive_int,
     positive_number,
-    same_length,
     seed_value,
 )
-from mialab.data import Dataset
-from mialab.models import CharLM
+from mialab.data import arrays, features
+from mialab.models import CharLM, latent_dim, sequence_loss
 
 __all__ = [
+    "resolve_device",
     "fit",
     "fit_many",
     "balanced_in_mask",
@@ -46,22 +45,48 @@ __all__ = [
 ]
 
 
-def _features_and_labels(data, name: str) -> tuple[np.ndarray, np.ndarray]:
-    if isinstance(data, Dataset):
-        return data.X, data.y
-    if not (isinstance(data, tuple) and len(data) == 2):
-        raise TypeError(f"{name} must be a mialab Dataset or a tuple (X, y)")
-    X = float_array(data[0], f"{name} X", ndim=2)
-    y = int_labels(data[1], f"{name} y")
-    same_length(**{f"{name} X": X, f"{name} y": y})
-    return X, y
+def resolve_device(device) -> torch.device:
+    """The ``torch.device`` that ``device=`` names, checked to be usable on this machine.
 
+    Args:
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, a ``torch.device``, or ``"auto"``
+            (CUDA when available, else the CPU).
 
-def _features(data, name: str) -> np.ndarray:
-    """Rows X from a Dataset, a tuple ``(X, y)`` (labels ignored) or an array X."""
-    if isinstance(data, (Dataset, tuple)):
-        return _features_and_labels(data, name)[0]
-    return float_array(data, name, ndim=2)
+    Returns:
+        A ``torch.device``.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(
+            f"device must be a string such as 'cpu', 'cuda' or 'auto', or a torch.device, "
+            f"got {type(device).__name__}"
+        )
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ValueError(
+            f"device must be 'cpu', 'cuda', 'cuda:<index>', 'mps' or 'auto', got {device!r}"
+        ) from None
+    if resolved.type == "cuda":
+        available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (resolved.index or 0) >= available:
+            raise ValueError(
+                f"device={device!r}, but this machine has {available} CUDA device(s); "
+                "use device='auto' to fall back to the CPU"
+            )
+    elif resolved.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"device={device!r}, but MPS is not available on this machine")
+    elif resolved.type != "cpu":
+        raise ValueError(
+            f"device must be 'cpu', 'cuda', 'cuda:<index>', 'mps' or 'auto', got {device!r}"
+        )
+    return resolved
 
 
 def _model_dtype(model: nn.Module) -> torch.dtype:
@@ -150,7 +175,7 @@ def _check_labels_fit(model: nn.Module, X_t: torch.Tensor, y: np.ndarray, name: 
         n_classes = _forward(model, X_t[:1], f"{name} X").shape[1]
     if y.max() >= n_classes:
         raise ValueError(
-            f"{name} y holds label {y.max()}, but the model has {n_classes} classes "
+            f"{name} labels include {y.max()}, but the model has {n_classes} classes "
             f"(labels 0..{n_classes - 1})"
         )
 
@@ -249,7 +274,7 @@ def fit(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     _not_a_language_model(model)
-    X, y = _features_and_labels(data, "data")
+    X, y = arrays(data, "data")
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
     lr = _learning_rate(lr, model)
@@ -400,7 +425,7 @@ def fit_many(
         raise TypeError(f"model_factory must take a keyword argument seed: {expected}") from None
     except ValueError:
         pass  # no signature to read (some built-in callables): trust it
-    X, y = _features_and_labels(pool, "pool")
+    X, y = arrays(pool, "pool")
     n_models = positive_int(n_models, "n_models")
     settings = {
         "epochs": positive_int(epochs, "epochs"),
@@ -598,13 +623,13 @@ def fit_gan(
     for name, module in (("generator", generator), ("discriminator", discriminator)):
         if not isinstance(module, nn.Module):
             raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
-    X = _features(data, "data")
+    X = features(data, "data")
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
     lr = _learning_rate(lr, generator)
     _learning_rate(lr, discriminator)  # the same lr trains both: each dtype must hold it
     progress = boolean(progress, "progress")
-    latent_dim = _latent_dim(generator)
+    noise_width = latent_dim(generator)
     X_t = _gan_rows(generator, discriminator, X, "data")
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
@@ -616,7 +641,7 @@ def fit_gan(
         for _ in tqdm(range(epochs), desc="training GAN", disable=not progress):
             for batch in torch.randperm(len(X_t)).split(batch_size):
                 real = X_t[batch]
-                fake = generator(torch.randn(len(real), latent_dim, dtype=real.dtype))
+                fake = generator(torch.randn(len(real), noise_width, dtype=real.dtype))
                 opt_d.zero_grad()
                 d_loss = bce(discriminator(real), torch.ones_like(real[:, :1])) + bce(
                     discriminator(fake.detach()), torch.zeros_like(real[:, :1])
@@ -636,7 +661,7 @@ def fit_gan(
 def _gan_rows(generator: nn.Module, discriminator: nn.Module, X: np.ndarray, name: str):
     """``X`` in the discriminator's dtype, checked against both networks' widths."""
     X_t = _rows_for(discriminator, X, f"{name} X")
-    noise = torch.zeros(1, _latent_dim(generator), dtype=_model_dtype(generator))
+    noise = torch.zeros(1, latent_dim(generator), dtype=_model_dtype(generator))
     try:
         with _evaluating(generator, discriminator):
             fake = generator(noise)
@@ -655,13 +680,6 @@ def _gan_rows(generator: nn.Module, discriminator: nn.Module, X: np.ndarray, nam
     return X_t
 
 
-def _latent_dim(generator: nn.Module) -> int:
-    first = next((m for m in generator.modules() if isinstance(m, nn.Linear)), None)
-    if first is None:
-        raise TypeError("generator must start with an nn.Linear layer (its input is the noise)")
-    return first.in_features
-
-
 def sample(generator: nn.Module, n: int, *, seed: int = 0) -> np.ndarray:
     """``n`` rows from a generator, as a float64 array (eval mode, no gradients, seeded).
 
@@ -676,7 +694,7 @@ def sample(generator: nn.Module, n: int, *, seed: int = 0) -> np.ndarray:
     n = positive_int(n, "n")
     noise = torch.randn(
         n,
-        _latent_dim(generator),
+        latent_dim(generator),
         generator=torch.Generator().manual_seed(seed_value(seed)),
         dtype=_model_dtype(generator),
     )
@@ -690,44 +708,6 @@ def _char_lm(model) -> CharLM:
             f"model must be a mialab CharLM (mialab.models.char_lm), got {type(model).__name__}"
         )
     return model
-
-
-def _encoded(model, texts, name: str = "texts") -> tuple[torch.Tensor, torch.Tensor]:
-    """Texts as padded ``(inputs, targets)``: "\\n" + text + "\\n", targets shifted by one."""
-    model = _char_lm(model)
-    if isinstance(texts, (pd.Series, np.ndarray)) and texts.ndim == 1:
-        texts = list(texts)
-    if isinstance(texts, str) or not isinstance(texts, Sequence) or not len(texts):
-        raise TypeError(f"{name} must be a non-empty list of strings")
-    index = {c: i for i, c in enumerate(model.alphabet)}
-    rows = []
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"{name}[{i}] must be a string, got {type(text).__name__}")
-        unknown = set(text) - set(index)
-        if unknown:
-            raise ValueError(f"{name}[{i}] has characters outside the alphabet: {sorted(unknown)}")
-        rows.append([index["\n"], *(index[c] for c in text), index["\n"]])
-        if len(text) + 1 > model.context:
-            raise ValueError(
-                f"{name}[{i}] has {len(text)} characters; the model reads at most "
-                f"{model.context - 1} (its context)"
-            )
-    width = max(len(r) for r in rows) - 1
-    inputs = torch.full((len(rows), width), model.pad, dtype=torch.long)
-    targets = torch.full((len(rows), width), -100, dtype=torch.long)  # -100: ignored by the loss
-    for i, row in enumerate(rows):
-        inputs[i, : len(row) - 1] = torch.tensor(row[:-1])
-        targets[i, : len(row) - 1] = torch.tensor(row[1:])
-    return inputs, targets
-
-
-def _sequence_loss(model, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean next-character cross-entropy over the real (not padded) positions of a batch."""
-    logits = model(inputs)
-    return nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100
-    )
 
 
 def fit_lm(
@@ -751,7 +731,7 @@ def fit_lm(
         >>> [len(lp) for lp in token_logprobs(lm, ["ab"])]
         [3]
     """
-    inputs, targets = _encoded(model, texts)
+    inputs, targets = _char_lm(model).encode(texts)
     epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
     lr = _learning_rate(lr, model)
     progress = boolean(progress, "progress")
@@ -762,7 +742,7 @@ def fit_lm(
         for _ in tqdm(range(epochs), desc="training language model", disable=not progress):
             for batch in torch.randperm(len(inputs)).split(batch_size):
                 optimizer.zero_grad()
-                loss = _sequence_loss(model, inputs[batch], targets[batch])
+                loss = sequence_loss(model, inputs[batch], targets[batch])
                 _check_finite(loss, lr)
                 loss.backward()
                 _step(optimizer, lr)
@@ -776,7 +756,7 @@ def token_logprobs(model: nn.Module, texts, *, batch_size: int = 256) -> list[np
 
     The input every score of :mod:`mialab.attacks.language` takes.
     """
-    inputs, targets = _encoded(model, texts)
+    inputs, targets = _char_lm(model).encode(texts)
     batch_size = positive_int(batch_size, "batch_size")
     model.eval()
     out = []
@@ -818,7 +798,7 @@ def generate(
     temperature = _positive_float(temperature, "temperature")  # 0 (greedy) is allowed
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a string, got {type(prefix).__name__}")
-    inputs, _ = _encoded(model, [prefix], "prefix")
+    inputs, _ = model.encode([prefix], "prefix")
     tokens = inputs[:, : len(prefix) + 1].repeat(n, 1)  # the leading newline and the prefix
     newline = model.alphabet.index("\n")
     ended = torch.zeros(n, dtype=torch.bool)
@@ -854,3 +834,7 @@ def complete(model: nn.Module, prefix: str, *, max_chars: int = 120) -> str:
         True
     """
     return generate(model, prefix=prefix, temperature=0, max_chars=max_chars)[0]
+
+
+# TEMPORARY, until mialab/audit.py imports mialab.data.arrays: remove then.
+_features_and_labels = arrays

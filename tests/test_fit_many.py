@@ -123,5 +123,5 @@ def test_float64_and_single_logit_reference_models(pool):
     for refs in (double, single):
         logits = ml.training.predict_logits(refs, X)
         assert logits.shape == (2, len(X), 2) and np.isfinite(logits).all()
-    with pytest.raises(ValueError, match="pool y holds label 9, but the model has 2 classes"):
+    with pytest.raises(ValueError, match="pool labels include 9, but the model has 2 classes"):
         ml.training.fit_many(partial(ml.models.mlp, 64, 2), pool, 2, epochs=1, progress=False)

@@ -26,6 +26,9 @@ from mialab.defenses import dp
 PROBED = {
     data.Dataset,
     data.MembershipSplit,
+    data.arrays,
+    data.features,
+    data.membership_labels,
     data.load,
     data.load_notes,
     data.membership_split,
@@ -35,7 +38,10 @@ PROBED = {
     models.char_lm,
     models.cnn,
     models.gan,
+    models.latent_dim,
     models.mlp,
+    models.sequence_loss,
+    training.resolve_device,
     training.fit,
     training.fit_many,
     training.balanced_in_mask,
@@ -91,6 +97,11 @@ CALLS = {
     "MembershipSplit": lambda **kw: data.MembershipSplit(
         **{"members": tiny(), "nonmembers": tiny(), "population": tiny(), **kw}
     ),
+    "arrays": lambda **kw: data.arrays(**{"data": (X, Y), **kw}),
+    "features": lambda **kw: data.features(**{"data": X, **kw}),
+    "membership_labels": lambda **kw: data.membership_labels(
+        **{"n_members": 3, "n_nonmembers": 2, **kw}
+    ),
     "load": lambda **kw: data.load(**{"name": "breast_cancer", **kw}),
     "load_notes": lambda **kw: data.load_notes(**kw),
     "membership_split": lambda **kw: data.membership_split(
@@ -108,6 +119,11 @@ CALLS = {
     "char_lm": lambda **kw: models.char_lm(
         **{"alphabet": ALPHABET, "width": 8, "layers": 1, "heads": 2, "context": 16, **kw}
     ),
+    "latent_dim": lambda **kw: models.latent_dim(**{"generator": gan()[0], **kw}),
+    "sequence_loss": lambda **kw: models.sequence_loss(
+        **{"model": lm(), "inputs": lm().encode(TEXTS)[0], "targets": lm().encode(TEXTS)[1], **kw}
+    ),
+    "resolve_device": lambda **kw: training.resolve_device(**{"device": "cpu", **kw}),
     "CharLM": lambda **kw: models.CharLM(
         **{"alphabet": ALPHABET, "width": 8, "layers": 1, "heads": 2, "context": 16, **kw}
     ),
@@ -218,6 +234,12 @@ BAD = {
     },
     ("MembershipSplit", "members"): {"array": X, "None": None},
     ("MembershipSplit", "population"): {"tuple": (X, Y)},
+    ("arrays", "data"): {"array": X, "None": None, "list": [X, Y], "triple": (X, Y, Y)},
+    ("arrays", "name"): {"int": 3, "None": None},
+    ("features", "data"): without(FEATURE_CASES, "1e300", "wrong width", "too short"),
+    ("features", "name"): {"int": 3},
+    ("membership_labels", "n_members"): BAD_COUNTS,
+    ("membership_labels", "n_nonmembers"): BAD_COUNTS,
     ("load", "name"): {"unknown": "mnist", "None": None, "int": 3},
     ("load_notes", "path"): {"int": 3, "list": ["a"]},
     ("membership_split", "dataset"): {"array": X, "tuple": (X, Y), "None": None},
@@ -260,6 +282,20 @@ BAD = {
     ("char_lm", "heads"): BAD_COUNTS,
     ("char_lm", "context"): BAD_COUNTS,
     ("char_lm", "seed"): BAD_SEEDS,
+    ("latent_dim", "generator"): {**NOT_MODULES, "no Linear layer": nn.Sequential(nn.ReLU())},
+    ("sequence_loss", "inputs"): {
+        "None": None,
+        "floats": torch.zeros(3, 4),
+        "1-D": torch.zeros(3, dtype=torch.long),
+    },  # fmt: skip
+    ("sequence_loss", "targets"): {"None": None, "short": torch.zeros(1, 2, dtype=torch.long)},
+    ("resolve_device", "device"): {
+        "unknown": "gpu",
+        "meta": "meta",
+        "absent CUDA device": "cuda:99",
+        "int": 0,
+        "None": None,
+    },  # fmt: skip
     ("CharLM", "width"): BAD_COUNTS,
     ("CharLM", "context"): BAD_COUNTS,
     ("CharLM", "alphabet"): {"no newline": "ab", "None": None},
@@ -367,14 +403,24 @@ BAD = {
     ("fit_private_lm", "lr"): BAD_POSITIVE,
     ("fit_private_lm", "seed"): BAD_SEEDS,
 }
-# X and y inside the (X, y) tuple of the training functions, named "<argument> X/y".
-for name, argument in (("fit", "data"), ("fit_many", "pool"), ("fit_private", "data")):
+# X and labels inside the (X, labels) tuple of the training functions, named
+# "<argument> X/labels".
+for name, argument in (
+    ("arrays", "data"),
+    ("fit", "data"),
+    ("fit_many", "pool"),
+    ("fit_private", "data"),
+):
     for case, value in FEATURE_CASES.items():
+        if name == "arrays" and case in ("1e300", "wrong width"):
+            continue  # bad for a float32 model of width 4 only
         BAD[(name, f"{argument} X")] = BAD.get((name, f"{argument} X"), {})
         BAD[(name, f"{argument} X")][case] = (argument, (value, Y))
     for case, value in LABEL_CASES.items():
-        BAD[(name, f"{argument} y")] = BAD.get((name, f"{argument} y"), {})
-        BAD[(name, f"{argument} y")][case] = (argument, (X, value))
+        if name == "arrays" and case == "out of range":
+            continue  # bad for a model with 2 classes only
+        BAD[(name, f"{argument} labels")] = BAD.get((name, f"{argument} labels"), {})
+        BAD[(name, f"{argument} labels")][case] = (argument, (X, value))
 
 # Valid variants: other containers and dtypes, numpy scalars, and edge values that must work.
 VALID = {

@@ -124,7 +124,7 @@ def test_a_binary_model_with_one_logit_reads_as_logits_zero_and_z(rng):
     np.testing.assert_array_equal(logits[:, 0], 0.0)
     np.testing.assert_allclose(logits[:, 1], z, rtol=1e-6)
     assert (logits.argmax(1) == y).mean() > 0.9  # softmax([0, z]) = sigmoid(z): it learnt y
-    with pytest.raises(ValueError, match="data y holds label 2, but the model has 2 classes"):
+    with pytest.raises(ValueError, match="data labels include 2, but the model has 2 classes"):
         ml.training.fit(torch.nn.Linear(3, 1), (X, y * 2), epochs=1, progress=False)
 
 
@@ -137,7 +137,7 @@ def test_training_that_diverges_or_cannot_start_is_refused_naming_the_cause(rng)
         with pytest.raises(ValueError, match="lr"):
             ml.training.fit(ml.models.mlp(5, 3), (X, y), lr=lr, epochs=2, progress=False)
     cases = [
-        ((X, y + 1), ValueError, "data y holds label 3, but the model has 3 classes"),
+        ((X, y + 1), ValueError, "data labels include 3, but the model has 3 classes"),
         ((X[:, :4], y), ValueError, "data X has 4 features per row, the model takes 5"),
         ((X * 1e300, y), ValueError, "data X has values too large"),
         ((X, y.astype(str)), TypeError, "LabelEncoder"),

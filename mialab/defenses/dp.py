@@ -22,6 +22,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from mialab import training
 from mialab._checks import is_number, positive_int, positive_number, seed_value
+from mialab.data import arrays, features
+from mialab.models import CharLM, latent_dim, sequence_loss
 
 __all__ = ["check_private", "fit_private", "fit_private_gan", "fit_private_lm"]
 
@@ -213,7 +215,7 @@ def fit_private(
     )  # fmt: skip
     training._not_a_language_model(model)
     training._learning_rate(lr, model)
-    X, y = training._features_and_labels(data, "data")
+    X, y = arrays(data, "data")
     X_t = training._rows_for(model, X, "data X")  # in the model's dtype, width checked
     training._check_labels_fit(model, X_t, y, "data")
     if target_epsilon == math.inf:
@@ -281,14 +283,14 @@ def fit_private_gan(
     training._learning_rate(lr, generator)
     training._learning_rate(lr, discriminator)
     # An array X, a Dataset or (X, y), as fit_gan takes; X in the discriminator's dtype.
-    X = training._gan_rows(generator, discriminator, training._features(data, "data"), "data")
+    X = training._gan_rows(generator, discriminator, features(data, "data"), "data")
     if target_epsilon == math.inf:
         generator, discriminator = training.fit_gan(
             generator, discriminator, data, epochs=epochs, batch_size=batch_size, lr=lr,
             seed=seed, progress=False,
         )  # fmt: skip
         return generator, discriminator, math.inf
-    latent_dim = training._latent_dim(generator)
+    noise_width = latent_dim(generator)
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
     generator.train()
     with _quiet_opacus(), torch.random.fork_rng(devices=[]):
@@ -304,7 +306,7 @@ def fit_private_gan(
         n_fake = max(1, opt_d.expected_batch_size)
         for _ in range(epochs):
             for (real,) in loader:  # an empty draw still takes its (noise-only) step
-                fake = generator(torch.randn(n_fake, latent_dim, dtype=X.dtype))
+                fake = generator(torch.randn(n_fake, noise_width, dtype=X.dtype))
                 _private_discriminator_step(private, opt_d, real, fake.detach(), lr)
                 private.disable_hooks()  # the generator's step needs no per-example gradients
                 opt_g.zero_grad(set_to_none=True)
@@ -392,6 +394,10 @@ def fit_private_lm(
         >>> round(epsilon, 1)
         4.0
     """
+    if not isinstance(model, CharLM):
+        raise TypeError(
+            f"model must be a mialab CharLM (mialab.models.char_lm), got {type(model).__name__}"
+        )
     check_private(model)
     target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, seed = _checked_settings(
         target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, accountant, "hooks", seed
@@ -399,10 +405,10 @@ def fit_private_lm(
     if target_epsilon == math.inf:
         return training.fit_lm(model, texts, epochs=epochs, batch_size=batch_size, lr=lr,
                                seed=seed, progress=False), math.inf  # fmt: skip
-    inputs, targets = training._encoded(model, texts)
+    inputs, targets = model.encode(texts)
     training._learning_rate(lr, model)
     epsilon = _train_private(
-        model, TensorDataset(inputs, targets), training._sequence_loss,
+        model, TensorDataset(inputs, targets), sequence_loss,
         target_epsilon=target_epsilon, delta=delta, epochs=epochs, max_grad_norm=max_grad_norm,
         batch_size=batch_size, lr=lr, accountant=accountant, grad_sample_mode="hooks", seed=seed,
     )  # fmt: skip
