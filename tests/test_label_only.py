@@ -8,7 +8,7 @@ import mialab as ml
 from mialab.attacks import (
     QueryCounter,
     augmentation_score,
-    boundary_distance,
+    boundary_distance_score,
     gap_score,
     mask_confidences,
 )
@@ -27,7 +27,7 @@ def test_query_counts_are_exact(rng):
     assert counter.calls == len(calls) == 1 and counter.rows == sum(calls) == 7 * 5
     counter = QueryCounter(linear_classifier([1.0, 0, 0], 0.0))
     y = (X[:, 0] > 0).astype(int)
-    boundary_distance(counter, X, y, max_queries=400, n_directions=5, bisection_steps=8)
+    boundary_distance_score(counter, X, y, max_queries=400, n_directions=5, bisection_steps=8)
     assert counter.rows <= 7 * 400
     assert counter.rows >= 7 + 7 * 5 * 9  # at least the start: one check, 5 rays of 1 + 8 steps
 
@@ -40,11 +40,11 @@ def test_boundary_distance_matches_a_linear_model_and_is_zero_when_wrong(rng):
         X = rng.normal(size=(30, dim))
         y = classify(X)
         true = np.abs(X @ weights + 0.3)
-        found = boundary_distance(classify, X, y, max_queries=3000, seed=1)
+        found = boundary_distance_score(classify, X, y, max_queries=3000, seed=1)
         tolerance = 10.0 / 2**10  # radius / 2^bisection_steps
         assert np.all(found >= true - tolerance)  # never closer than the boundary really is
         assert np.median(found - true) < 0.05 * np.median(true) + tolerance, dim
-    wrong = boundary_distance(classify, X, 1 - y, max_queries=300)
+    wrong = boundary_distance_score(classify, X, 1 - y, max_queries=300)
     np.testing.assert_array_equal(wrong, np.zeros(len(X)))
 
 
@@ -71,7 +71,7 @@ def label_only_scores(overfit_target, outsider):
             "gap": gap_score(api(X), y),
             # pixel noise: shifts tell little about a model never trained on shifted digits
             "augmentation": augmentation_score(api, X, y, noise_scale=0.3, n_noise=32),
-            "boundary": boundary_distance(api, X, y, max_queries=600, seed=0),
+            "boundary": boundary_distance_score(api, X, y, max_queries=600, seed=0),
         }
     return scores, is_member, ml.training.predict_logits(target, X), y
 
@@ -97,17 +97,25 @@ def test_bad_input_and_bad_answers_are_named(rng):
     X, y = rng.normal(size=(4, 2)), np.zeros(4, dtype=int)
     ok = linear_classifier([1.0, 0.0], 0.0)
     cases = [
-        (lambda: boundary_distance("model", X, y), TypeError, "predict_labels must be callable"),
-        (lambda: boundary_distance(ok, X, y[:3]), ValueError, "lengths differ"),
-        (lambda: boundary_distance(ok, X[0], y), ValueError, "X must have 2"),
-        (lambda: boundary_distance(ok, X, y, max_queries=10), ValueError, "max_queries must be"),
         (
-            lambda: boundary_distance(lambda X: np.zeros(3, int), X, y),
+            lambda: boundary_distance_score("model", X, y),
+            TypeError,
+            "predict_labels must be callable",
+        ),
+        (lambda: boundary_distance_score(ok, X, y[:3]), ValueError, "labels has 3"),
+        (lambda: boundary_distance_score(ok, X[0], y), ValueError, "X must have 2"),
+        (
+            lambda: boundary_distance_score(ok, X, y, max_queries=10),
+            ValueError,
+            "max_queries must be",
+        ),
+        (
+            lambda: boundary_distance_score(lambda X: np.zeros(3, int), X, y),
             ValueError,
             r"one label per row, shape \(4,\)",
         ),
         (
-            lambda: boundary_distance(lambda X: np.zeros(len(X)), X, y),
+            lambda: boundary_distance_score(lambda X: np.zeros(len(X)), X, y),
             TypeError,
             r"predict_labels\(X\) must hold integer",
         ),
@@ -125,6 +133,6 @@ def test_boundary_distance_warns_how_many_records_hit_the_search_radius():
     right_of_zero = lambda X: (X[:, 0] > 0).astype(int)  # noqa: E731
     X = np.array([[0.5, 0.0], [50.0, 0.0], [80.0, 0.0]])  # the last two lie beyond radius 10
     with pytest.warns(UserWarning, match="within radius=10 for 2 of the 3"):
-        distances = boundary_distance(right_of_zero, X, [1, 1, 1], max_queries=300, seed=0)
+        distances = boundary_distance_score(right_of_zero, X, [1, 1, 1], max_queries=300, seed=0)
     assert distances[0] == pytest.approx(0.5, abs=0.05)
     np.testing.assert_array_equal(distances[1:], [10.0, 10.0])

@@ -81,9 +81,7 @@ def test_attack_is_at_chance_on_a_model_that_never_saw_the_data(attack, overfit_
 def test_same_seed_same_scores(digits):
     def run():
         split = ml.data.membership_split(digits, n_members=60, seed=3)
-        model = ml.training.fit(
-            ml.models.mlp(64, 10, seed=3), split.members, epochs=5, seed=3, progress=False
-        )
+        model = ml.training.fit(ml.models.mlp(64, 10, seed=3), split.members, epochs=5, seed=3)
         X, y, is_member = split.candidates()
         scores = loss_score(ml.training.predict_logits(model, X), y)
         return scores, ml.metrics.evaluate(scores, is_member).summary()

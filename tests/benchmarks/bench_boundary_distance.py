@@ -43,11 +43,11 @@ def main():
     split = ml.data.membership_split(digits, n_members=100, seed=0)
     X, y, is_member = split.candidates()
     target = ml.models.mlp(64, 10, hidden=(256,), seed=0)
-    ml.training.fit(target, split.members, epochs=300, seed=0, progress=False)
+    ml.training.fit(target, split.members, epochs=300, seed=0)
 
     ours = ml.attacks.QueryCounter(ml.attacks.mask_confidences(target))
     start = time.perf_counter()
-    distances = ml.attacks.boundary_distance(ours, X, y, max_queries=args.max_queries, seed=0)
+    distances = ml.attacks.boundary_distance_score(ours, X, y, max_queries=args.max_queries, seed=0)
     ours_s = time.perf_counter() - start
 
     art_model = PyTorchClassifier(
@@ -79,7 +79,7 @@ def main():
     art_s = time.perf_counter() - start
 
     rows = [
-        ("mialab boundary_distance", distances, ours.rows, ours_s),
+        ("mialab boundary_distance_score", distances, ours.rows, ours_s),
         ("ART LabelOnlyDecisionBoundary", art_scores, art_rows[0], art_s),
     ]
     print(
