@@ -1,7 +1,9 @@
 """Federated learning on Flower (lesson 04): partitions, FedAvg, the server's view, client-level
-DP and its accounting, unreliable clients, Flower's Ray engine, and separate processes."""
+DP and its accounting, unreliable clients, Flower's Ray engine, separate processes, and the
+Flower internals that mialab relies on."""
 
 import ipaddress
+import logging
 import os
 import shutil
 import socket
@@ -10,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from functools import partial
 from pathlib import Path
 
@@ -21,7 +24,11 @@ import torch
 import mialab as ml
 
 federated = pytest.importorskip("mialab.defenses.federated")
+from flwr.app import Message, RecordDict  # noqa: E402 (Flower is optional)
+from flwr.serverapp import Grid  # noqa: E402
+from flwr.serverapp.strategy import FedAvg  # noqa: E402
 
+ClientDP, Settings = federated.ClientDP, federated.FederatedSettings
 MLP = partial(ml.models.mlp, 64, 10, seed=0)
 REPO = Path(__file__).resolve().parents[1]
 
@@ -77,9 +84,11 @@ def test_partition_names_bad_input(digits):
 def test_fedavg_on_iid_digits_comes_close_to_central_training(hospitals):
     clients, split, test = hospitals
     update = federated.local_fit(epochs=5, lr=3e-3)
-    run = federated.run_federated(MLP, clients, rounds=10, local_update=update, test=test)
+    run = federated.run_federated(
+        MLP, clients, settings=Settings(rounds=10), local_update=update, test=test
+    )
     # Central training with as many passes over the same 600 records.
-    central = ml.training.fit(MLP(), split.members, epochs=50, lr=3e-3, seed=0, progress=False)
+    central = ml.training.fit(MLP(), split.members, epochs=50, lr=3e-3, seed=0)
     fed_acc, central_acc = run.history.test_accuracy.iloc[-1], accuracy(central, test)
     assert fed_acc > central_acc - 0.03, (fed_acc, central_acc)  # measured 0.956 vs 0.972
     assert accuracy(run.global_model(), test) == pytest.approx(fed_acc)
@@ -91,7 +100,7 @@ def test_same_seed_same_numbers_also_with_dp_noise(hospitals):
 
     def states(seed):
         run = federated.run_federated(
-            MLP, clients, rounds=2, test=test, noise_multiplier=0.1, seed=seed
+            MLP, clients, settings=Settings(rounds=2, seed=seed), dp=ClientDP(0.1), test=test
         )
         return torch.cat([v.flatten() for v in run.states[-1].values()])
 
@@ -132,7 +141,11 @@ def test_the_server_finds_a_small_clients_members_and_dp_hides_them_in_the_aggre
     # Clipping alone (z = 0) averages the two clients uniformly, as client-level DP does.
     runs = {
         z: federated.run_federated(
-            MLP, clients, rounds=1, local_update=update, noise_multiplier=z, clipping_norm=1.0
+            MLP,
+            clients,
+            settings=Settings(rounds=1),
+            dp=ClientDP(z, clipping_norm=1.0),
+            local_update=update,
         )
         for z in (0, 5.0)
     }
@@ -148,7 +161,9 @@ def test_epsilon_is_the_total_over_rounds_from_flowers_accountant(hospitals):
     dp_accounting = pytest.importorskip("dp_accounting")
     clients, *_ = hospitals
     runs = {
-        rounds: federated.run_federated(MLP, clients, rounds=rounds, noise_multiplier=2.0)
+        rounds: federated.run_federated(
+            MLP, clients, settings=Settings(rounds=rounds), dp=ClientDP(2.0)
+        )
         for rounds in (1, 3)
     }
     for rounds, run in runs.items():
@@ -156,15 +171,20 @@ def test_epsilon_is_the_total_over_rounds_from_flowers_accountant(hospitals):
         direct.compose(dp_accounting.GaussianDpEvent(2.0), rounds)
         assert run.epsilon == pytest.approx(direct.get_epsilon(1e-5)) and run.delta == 1e-5
     assert runs[3].epsilon > runs[1].epsilon
-    clipped_only = federated.run_federated(MLP, clients, rounds=1, noise_multiplier=0)
-    assert clipped_only.epsilon == float("inf")
-    assert federated.run_federated(MLP, clients, rounds=1).epsilon is None
+    clipped_only = federated.run_federated(
+        MLP, clients, settings=Settings(rounds=1), dp=ClientDP(0, delta=1e-6)
+    )
+    assert clipped_only.epsilon == float("inf") and clipped_only.delta == 1e-6
+    assert federated.run_federated(MLP, clients, settings=Settings(rounds=1)).epsilon is None
 
 
 def test_client_side_clipping_bounds_what_the_server_receives(hospitals):
     clients, *_ = hospitals
     run = federated.run_federated(
-        MLP, clients, rounds=1, noise_multiplier=0.1, clipping_norm=0.5, clip_on_client=True
+        MLP,
+        clients,
+        settings=Settings(rounds=1),
+        dp=ClientDP(0.1, clipping_norm=0.5, on_client=True),
     )
     start = torch.cat([v.flatten() for v in run.states[0].values()]).numpy()
     for weights in run.received.values():
@@ -198,10 +218,9 @@ def test_a_misbehaving_client_leaves_the_round_to_the_others(hospitals, kind, ca
     run = federated.run_federated(
         MLP,
         clients,
-        rounds=3,
+        settings=Settings(rounds=3, round_timeout=2.0 if kind == "vanishes" else 600.0),
         local_update=misbehaving(kind),
         test=test,
-        round_timeout=2.0 if kind == "vanishes" else 600.0,
     )
     assert run.history.clients.tolist() == [0, 4, 3, 4]
     assert np.isfinite(run.history.test_loss).all()
@@ -241,14 +260,16 @@ def failing(kind):
 def test_a_round_that_aggregates_no_client_raises_naming_them(hospitals, kind, reason):
     clients, *_ = hospitals
     with pytest.raises(RuntimeError, match=f"round 1 aggregated no client update.*{reason}"):
-        federated.run_federated(MLP, clients[:2], rounds=2, local_update=failing(kind))
+        federated.run_federated(
+            MLP, clients[:2], settings=Settings(rounds=2), local_update=failing(kind)
+        )
 
 
 def test_a_client_with_the_wrong_features_is_refused_before_the_run(hospitals, digits):
     clients, *_ = hospitals
     narrow = ml.data.Dataset(clients[1].X[:, :10], clients[1].y, "narrow", digits.class_names)
     with pytest.raises(ValueError, match=r"clients\[1\] does not fit the model"):
-        federated.run_federated(MLP, [clients[0], narrow], rounds=1)
+        federated.run_federated(MLP, [clients[0], narrow], settings=Settings(rounds=1))
 
 
 def test_a_client_that_times_out_cannot_change_later_numbers(hospitals):
@@ -271,7 +292,10 @@ def test_a_client_that_times_out_cannot_change_later_numbers(hospitals):
 
     runs = {
         stall: federated.run_federated(
-            MLP, clients[:3], rounds=2, local_update=partial(update, stall=stall), round_timeout=1
+            MLP,
+            clients[:3],
+            settings=Settings(rounds=2, round_timeout=1),
+            local_update=partial(update, stall=stall),
         )
         for stall in (True, False)
     }
@@ -288,23 +312,125 @@ def test_run_federated_names_bad_input(hospitals):
         (lambda: federated.run_federated(lambda: 3, clients), TypeError, "model_fn must be"),
         (lambda: federated.run_federated(MLP, []), ValueError, "clients must be a non-empty"),
         (lambda: federated.run_federated(MLP, [clients[0], "b"]), TypeError, r"clients\[1\]"),
-        (lambda: federated.run_federated(MLP, clients, rounds=0), ValueError, "rounds must"),
         (lambda: federated.run_federated(MLP, clients, test=test.X), TypeError, "test must"),
         (
-            lambda: federated.run_federated(MLP, clients, noise_multiplier=-1),
-            ValueError,
-            "noise_multiplier must",
+            lambda: federated.run_federated(MLP, clients, settings={"rounds": 1}),
+            TypeError,
+            "settings must be a FederatedSettings, got dict",
+        ),
+        (
+            lambda: federated.run_federated(MLP, clients, dp=0.5),
+            TypeError,
+            "dp must be a ClientDP, got float",
         ),
         (lambda: federated.run_federated(MLP, clients, engine="gpu"), ValueError, "engine must"),
-        (lambda: federated.run_federated(MLP, clients, delta=2), ValueError, "delta must"),
+        (lambda: Settings(rounds=0), ValueError, "rounds must"),
+        (lambda: Settings(round_timeout=-1), ValueError, "round_timeout must"),
+        (lambda: ClientDP(-1), ValueError, "noise_multiplier must"),
+        (lambda: ClientDP(None), TypeError, "noise_multiplier must be a number .no DP is dp=None"),
+        (lambda: ClientDP(1.0, delta=2), ValueError, "delta must"),
+        (lambda: ClientDP(1.0, on_client="yes"), TypeError, "on_client must"),
         (lambda: federated.local_fit(epochs=0), ValueError, "epochs must"),
     ]
     for call, error, message in cases:
         with pytest.raises(error, match=message):
             call()
-    run = federated.run_federated(MLP, clients, rounds=1)
+    run = federated.run_federated(MLP, clients, settings=Settings(rounds=1))
     with pytest.raises(ValueError, match="no update from client 7 in round 1"):
         run.client_model(1, 7)
+
+
+def test_model_fn_is_called_with_no_arguments_and_builds_the_initial_global_model(hospitals):
+    clients, *_ = hospitals
+    calls = []
+
+    def model_fn(*args, **kwargs):
+        calls.append((args, kwargs))
+        return MLP()
+
+    run = federated.run_federated(model_fn, clients[:2], settings=Settings(rounds=1))
+    assert calls and all(call == ((), {}) for call in calls)
+    assert all(torch.equal(run.states[0][k], v) for k, v in MLP().state_dict().items())
+
+
+class FlowerRecords(logging.Handler):
+    """Collects what Flower logs (its logger may not propagate to the root logger)."""
+
+    def __enter__(self):
+        self.records = []
+        logging.getLogger("flwr").addHandler(self)
+        return self
+
+    def __exit__(self, *exc):
+        logging.getLogger("flwr").removeHandler(self)
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def about(self, text: str) -> list[str]:
+        return [r.getMessage() for r in self.records if text in r.getMessage()]
+
+
+def test_a_run_neither_warns_nor_logs_about_fraction_evaluate(hospitals):
+    """The server tests the global model itself and asks no client to evaluate; Flower's switch
+    for that logs a warning, which run_federated drops (and nothing else)."""
+    clients, _, test = hospitals
+    with FlowerRecords() as flower, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = federated.run_federated(
+            MLP, clients[:2], settings=Settings(rounds=1), dp=ClientDP(0.5), test=test
+        )
+    assert run.rounds == 1
+    assert not flower.about("fraction_evaluate"), flower.about("fraction_evaluate")
+    assert not [w for w in caught if "fraction_evaluate" in str(w.message)]
+    # The control: Flower does warn when its FedAvg is built so directly, so the test can fail.
+    with FlowerRecords() as flower:
+        FedAvg(fraction_evaluate=0.0)
+    assert flower.about("fraction_evaluate is set to 0.0")
+
+
+def test_flowers_telemetry_flag_is_turned_off_when_flwr_was_imported_first():
+    """Flower reads FLWR_TELEMETRY_ENABLED once, at import, into a module flag that it checks
+    before sending each event: the flag mialab turns off when flwr came first."""
+    from flwr.supercore import telemetry
+
+    assert "FLWR_TELEMETRY_ENABLED" in telemetry.create_event.__code__.co_names
+    code = (
+        "import flwr.supercore.telemetry as t; before = t.FLWR_TELEMETRY_ENABLED; "
+        "import mialab.defenses.federated; print(before, t.FLWR_TELEMETRY_ENABLED)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "FLWR_TELEMETRY_ENABLED"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.split() == ["1", "0"], done.stdout + done.stderr
+
+
+def test_flowers_messages_carry_the_task_identity_a_local_run_sets():
+    """FedAvg's messages take their sender from Flower's TaskIdentity, which a local run sets
+    as Flower's start_grid does (node SUPERLINK_NODE_ID, run 0, task 1)."""
+    from flwr.common.constant import SUPERLINK_NODE_ID
+    from flwr.supercore.task_identity import TaskIdentity
+
+    saved = {}
+    for name in ("task_id", "run_id", "node_id"):
+        try:
+            saved[name] = getattr(TaskIdentity, name)
+        except RuntimeError:
+            saved[name] = None
+    try:
+        TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 0, SUPERLINK_NODE_ID
+        metadata = Message(RecordDict(), dst_node_id=3, message_type="train").metadata
+    finally:
+        for name, value in saved.items():
+            setattr(TaskIdentity, name, value)
+    sender = (metadata.src_task_id, metadata.run_id, metadata.src_node_id)
+    assert sender == (1, 0, SUPERLINK_NODE_ID)
+
+
+def test_local_grid_implements_every_abstract_method_of_flowers_grid():
+    own = {name for name in vars(federated.LocalGrid) if not name.startswith("__")}
+    assert Grid.__abstractmethods__ <= own, Grid.__abstractmethods__ - own
 
 
 LOOPBACK_NAMES = {None, "", "localhost", "ip6-localhost"}
@@ -399,7 +525,7 @@ def ray_run(hospitals):
     sessions, ours = ray_sessions(), set(Path(tempfile.gettempdir()).glob("mialab-ray-*"))
     with NetworkWatch() as watch:
         run = federated.run_federated(
-            MLP, clients[:2], rounds=2, test=test, engine="ray", num_cpus=1
+            MLP, clients[:2], settings=Settings(rounds=2), test=test, engine="ray", num_cpus=1
         )
     left = ray_sessions() - sessions, set(Path(tempfile.gettempdir()).glob("mialab-ray-*")) - ours
     return run, watch, left
@@ -409,7 +535,7 @@ def test_the_engines_agree_to_float32_rounding(hospitals, ray_run):
     # Ray gives each client one torch thread; in this process torch uses its default, so sums
     # may be added up in another order (a last-bit difference that Adam carries forward).
     clients, _, test = hospitals
-    local = federated.run_federated(MLP, clients[:2], rounds=2, test=test)
+    local = federated.run_federated(MLP, clients[:2], settings=Settings(rounds=2), test=test)
     ray, *_ = ray_run
     assert ray.history.clients.tolist() == local.history.clients.tolist() == [0, 2, 2]
     for a, b in zip(local.states, ray.states, strict=True):
@@ -424,7 +550,10 @@ def test_the_same_engine_and_threads_give_the_same_bits(hospitals):
     try:
         for n in sorted({1, threads}):
             torch.set_num_threads(n)
-            runs = [federated.run_federated(MLP, clients[:2], rounds=2) for _ in range(2)]
+            runs = [
+                federated.run_federated(MLP, clients[:2], settings=Settings(rounds=2))
+                for _ in range(2)
+            ]
             for a, b in zip(runs[0].states, runs[1].states, strict=True):
                 assert all(torch.equal(a[k], b[k]) for k in a), n
     finally:
@@ -450,7 +579,9 @@ def test_a_ray_run_stays_on_the_machine_and_cleans_up(ray_run):
 def test_a_local_run_stays_on_the_machine(hospitals):
     clients, _, test = hospitals
     with NetworkWatch() as watch:
-        federated.run_federated(MLP, clients, rounds=1, test=test, noise_multiplier=0.5)
+        federated.run_federated(
+            MLP, clients, settings=Settings(rounds=1), dp=ClientDP(0.5), test=test
+        )
     assert_private(watch)
     assert os.environ["FLWR_TELEMETRY_ENABLED"] == os.environ["RAY_USAGE_STATS_ENABLED"] == "0"
 

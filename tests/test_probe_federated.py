@@ -3,7 +3,9 @@
 Each public callable has a valid call (``CALLS``: a four-feature MLP, two clients of six records,
 one round on the in-process engine) and per argument the values to spoil it with; the probe
 (``probing``) asserts that bad values raise a ValueError/TypeError naming the argument and that
-the valid variants (numpy scalars, tuples, zero noise) are accepted.
+the valid variants (numpy scalars, tuples, zero noise) are accepted. The settings objects
+(``ClientDP``, ``FederatedSettings``) are probed field by field; ``run_federated`` and
+``server_app`` are probed for taking nothing else in their place.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ federated = pytest.importorskip("mialab.defenses.federated")
 from flwr.serverapp.strategy import FedAvg  # noqa: E402 (Flower is optional)
 
 PROBED = {
+    federated.ClientDP,
     federated.FederatedRun,
+    federated.FederatedSettings,
     federated.LocalGrid,
     federated.ScreenedRecording,
     federated.client_app,
@@ -42,6 +46,7 @@ def dataset(X=X, y=Y, n_classes=2) -> data.Dataset:
 
 CLIENTS = [dataset(X[:6], Y[:6]), dataset(X[6:], Y[6:])]
 UPDATE = federated.local_fit(epochs=1, batch_size=4)
+ONE_ROUND = federated.FederatedSettings(rounds=1)
 
 
 def app(**kw):
@@ -57,23 +62,25 @@ def app(**kw):
 
 @cache
 def finished_run() -> federated.FederatedRun:
-    return federated.run_federated(MLP, CLIENTS, rounds=1, local_update=UPDATE)
+    return federated.run_federated(MLP, CLIENTS, settings=ONE_ROUND, local_update=UPDATE)
 
 
 CALLS = {
     "run_federated": lambda **kw: federated.run_federated(
-        **{"model_fn": MLP, "clients": CLIENTS, "rounds": 1, "local_update": UPDATE, **kw}
+        **{"model_fn": MLP, "clients": CLIENTS, "settings": ONE_ROUND, "local_update": UPDATE, **kw}
     ),
     "server_app": lambda **kw: federated.server_app(
         **{
             "model_fn": MLP,
             "run": federated.FederatedRun(model_fn=MLP),
             "n_clients": 2,
-            "rounds": 1,
+            "settings": ONE_ROUND,
             **kw,
         }
     ),
     "client_app": app,
+    "ClientDP": lambda **kw: federated.ClientDP(**{"noise_multiplier": 0.5, **kw}),
+    "FederatedSettings": lambda **kw: federated.FederatedSettings(**{"rounds": 1, **kw}),
     "local_fit": lambda **kw: federated.local_fit(
         **{"epochs": 1, "lr": 1e-3, "batch_size": 4, "seed": 0, **kw}
     ),
@@ -113,14 +120,18 @@ BAD_DATA = {
     "labels beyond the model's classes": dataset(y=Y * 3, n_classes=4),
 }
 
-# The DP and robustness settings that run_federated passes on to server_app.
-BAD_SETTINGS = {
-    "noise_multiplier": {"negative": -1.0, **without(NOT_NUMBERS, "None")},
-    "clipping_norm": BAD_POSITIVE,
-    "clip_on_client": BAD_FLAGS,
-    "delta": BAD_DELTAS,
-    "reject_factor": BAD_POSITIVE,
-    "round_timeout": BAD_POSITIVE,
+# What run_federated and server_app take in place of their settings objects.
+NOT_SETTINGS = {
+    "None": None,
+    "dict": {"rounds": 1},
+    "the class": federated.FederatedSettings,
+    "ClientDP": federated.ClientDP(0.5),
+}
+NOT_DP = {
+    "number": 0.5,
+    "dict": {"noise_multiplier": 0.5},
+    "the class": federated.ClientDP,
+    "FederatedSettings": ONE_ROUND,
 }
 
 BAD = {
@@ -131,10 +142,10 @@ BAD = {
         "one Dataset": CLIENTS[0],
         **{f"[{case}]": [value] for case, value in BAD_DATA.items()},
     },
-    ("run_federated", "rounds"): BAD_COUNTS,
+    ("run_federated", "settings"): NOT_SETTINGS,
+    ("run_federated", "dp"): NOT_DP,
     ("run_federated", "local_update"): without(NOT_CALLABLES, "None"),
     ("run_federated", "test"): BAD_DATA,
-    **{("run_federated", name): bad for name, bad in BAD_SETTINGS.items()},
     ("run_federated", "engine"): {
         "gpu": "gpu",
         "None": None,
@@ -143,18 +154,24 @@ BAD = {
         "array": np.array(["local"]),
     },  # fmt: skip
     ("run_federated", "num_cpus"): without(BAD_COUNTS, "None"),
-    ("run_federated", "seed"): BAD_SEEDS,
     ("server_app", "model_fn"): BAD_MODEL_FNS,
     ("server_app", "run"): {"None": None, "dict": {}, "a run class": federated.FederatedRun},
     ("server_app", "n_clients"): BAD_COUNTS,
-    ("server_app", "rounds"): BAD_COUNTS,
+    ("server_app", "settings"): NOT_SETTINGS,
+    ("server_app", "dp"): NOT_DP,
     ("server_app", "test"): BAD_DATA,
-    **{("server_app", name): bad for name, bad in BAD_SETTINGS.items()},
-    ("server_app", "seed"): BAD_SEEDS,
     ("client_app", "model_fn"): NOT_CALLABLES,
     ("client_app", "data_fn"): NOT_CALLABLES,
     ("client_app", "local_update"): NOT_CALLABLES,
-    ("client_app", "clip_on_client"): BAD_FLAGS,
+    ("client_app", "dp"): NOT_DP,
+    ("ClientDP", "noise_multiplier"): {"negative": -1.0, **NOT_NUMBERS},
+    ("ClientDP", "clipping_norm"): BAD_POSITIVE,
+    ("ClientDP", "on_client"): BAD_FLAGS,
+    ("ClientDP", "delta"): BAD_DELTAS,
+    ("FederatedSettings", "rounds"): BAD_COUNTS,
+    ("FederatedSettings", "reject_factor"): BAD_POSITIVE,
+    ("FederatedSettings", "round_timeout"): BAD_POSITIVE,
+    ("FederatedSettings", "seed"): BAD_SEEDS,
     ("local_fit", "epochs"): BAD_COUNTS,
     ("local_fit", "lr"): BAD_POSITIVE,
     ("local_fit", "batch_size"): BAD_COUNTS,
@@ -178,24 +195,24 @@ BAD = {
 VALID = {
     ("run_federated", "model_fn"): {"float64 model": lambda: MLP().double()},
     ("run_federated", "clients"): {"tuple": tuple(CLIENTS)},
-    ("run_federated", "rounds"): {"np.int64": np.int64(1)},
     ("run_federated", "test"): {"Dataset": dataset()},
-    ("run_federated", "noise_multiplier"): {
-        "np.float32": np.float32(0.5),
-        "zero": 0,
-        "int": 1,
-    },  # fmt: skip
-    ("run_federated", "clipping_norm"): {"np.float32": np.float32(0.5), "int": 2},
-    ("run_federated", "clip_on_client"): {"np.bool_": np.bool_(True)},
-    ("run_federated", "delta"): {"np.float32": np.float32(1e-5)},
-    ("run_federated", "reject_factor"): {"np.float32": np.float32(5.0), "int": 5},
-    ("run_federated", "round_timeout"): {"np.float32": np.float32(60.0), "int": 60},
+    ("run_federated", "dp"): {
+        "noise": federated.ClientDP(0.5),
+        "zero noise": federated.ClientDP(0),
+        "clipped on the clients": federated.ClientDP(0.5, clipping_norm=0.1, on_client=True),
+    },
     ("run_federated", "num_cpus"): {"np.int64": np.int64(1)},
-    ("run_federated", "seed"): {"np.int64": np.int64(3), "largest": 2**32 - 1},
     ("server_app", "n_clients"): {"np.int64": np.int64(2)},
-    ("server_app", "rounds"): {"np.int64": np.int64(1)},
-    ("server_app", "noise_multiplier"): {"np.float32": np.float32(0.5)},
-    ("client_app", "clip_on_client"): {"np.bool_": np.bool_(True)},
+    ("server_app", "dp"): {"noise": federated.ClientDP(0.5)},
+    ("client_app", "dp"): {"clipped on the client": federated.ClientDP(0.5, on_client=True)},
+    ("ClientDP", "noise_multiplier"): {"np.float32": np.float32(0.5), "zero": 0, "int": 1},
+    ("ClientDP", "clipping_norm"): {"np.float32": np.float32(0.5), "int": 2},
+    ("ClientDP", "on_client"): {"np.bool_": np.bool_(True)},
+    ("ClientDP", "delta"): {"np.float32": np.float32(1e-5)},
+    ("FederatedSettings", "rounds"): {"np.int64": np.int64(1)},
+    ("FederatedSettings", "reject_factor"): {"np.float32": np.float32(5.0), "int": 5},
+    ("FederatedSettings", "round_timeout"): {"np.float32": np.float32(60.0), "int": 60},
+    ("FederatedSettings", "seed"): {"np.int64": np.int64(3), "largest": 2**32 - 1},
     ("local_fit", "epochs"): {"np.int64": np.int64(2)},
     ("local_fit", "lr"): {"np.float32": np.float32(0.01)},
     ("local_fit", "batch_size"): {"np.int64": np.int64(4)},
@@ -225,6 +242,9 @@ def test_valid_variants_are_accepted(name, argument, value):
     out = assert_accepts(lambda: CALLS[name](**{argument: value}))
     if name == "run_federated":
         assert out.rounds == 1 and out.history.clients.tolist() == [0, 2]
+    if name in ("ClientDP", "FederatedSettings"):  # stored as the Python number it stands for
+        stored = getattr(out, argument)
+        assert type(stored) in (int, float, bool) and stored == value
     if name == "local_fit":  # the update it returns trains, also from the largest seed
         model = out(MLP(), CLIENTS[0], client=1, server_round=3)
         assert np.isfinite(training.predict_logits(model, X)).all()

@@ -10,10 +10,15 @@ keeps a copy of every update as the server received it (so lesson 04 can attack 
 curious server could) and drops updates that are not finite or are far larger than the
 others, before Flower aggregates the rest.
 
-Client-level differential privacy uses Flower's own wrappers (DP-FedAvg, McMahan et al. 2018):
-each client's update is clipped to ``clipping_norm`` (by the server or by the client) and the
-average gets Gaussian noise of standard deviation z·C/m. Flower's RDP accountant composes every
-round; the ε reported is the total over all rounds.
+Client-level differential privacy (:class:`ClientDP`, given as ``dp=``) uses Flower's own
+wrappers (DP-FedAvg, McMahan et al. 2018): each client's update is clipped to ``clipping_norm``
+(by the server or by the client) and the average gets Gaussian noise of standard deviation
+z·C/m. Flower's RDP accountant composes every round; the ε reported is the total over all
+rounds. The rounds, the screening and the seed are :class:`FederatedSettings` (``settings=``).
+
+Two of Flower's internals have no public route and are used in one small function each:
+:func:`_keep_flower_telemetry_off` and :func:`_flower_server_task` (tests/test_federated.py
+checks that Flower still works the way they assume).
 """
 
 from __future__ import annotations
@@ -70,12 +75,24 @@ from mialab import training
 from mialab._checks import boolean, is_number, positive_int, positive_number, seed_value
 from mialab.data import Dataset
 
-if os.environ["FLWR_TELEMETRY_ENABLED"] == "0":
-    # flwr was imported before mialab, with telemetry on by default: turn it off as above.
-    flower_telemetry.FLWR_TELEMETRY_ENABLED = "0"
+
+def _keep_flower_telemetry_off() -> None:
+    """Turn Flower's telemetry off in a process that imported flwr before this module.
+
+    Flower reads ``FLWR_TELEMETRY_ENABLED`` once, when flwr is first imported, into the flag
+    ``flwr.supercore.telemetry.FLWR_TELEMETRY_ENABLED``, and has no public switch after that:
+    the flag is the only route. Nothing is changed when the environment turns telemetry on.
+    """
+    if os.environ["FLWR_TELEMETRY_ENABLED"] == "0":
+        flower_telemetry.FLWR_TELEMETRY_ENABLED = "0"
+
+
+_keep_flower_telemetry_off()
 
 __all__ = [
+    "ClientDP",
     "FederatedRun",
+    "FederatedSettings",
     "LocalGrid",
     "ScreenedRecording",
     "client_app",
@@ -125,22 +142,115 @@ def _callable(value, name: str, expected: str):
     return value
 
 
+def _instance(value, cls: type, name: str):
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be a {cls.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _set_checked(settings, **values) -> None:
+    """Store a frozen dataclass's checked values (a numpy scalar becomes a Python number)."""
+    for name, value in values.items():
+        object.__setattr__(settings, name, value)
+
+
+@dataclass(frozen=True)
+class FederatedSettings:
+    """How a federated run goes, shared by :func:`run_federated` and :func:`server_app`.
+
+    Attributes:
+        rounds: rounds of FedAvg; every client trains in every round.
+        reject_factor: an update more than this many times the other clients' median update
+            norm is dropped from its round (:class:`ScreenedRecording`).
+        round_timeout: seconds the server waits for the clients' replies in a round.
+        seed: seeds the DP noise and :func:`run_federated`'s default local training; same
+            seed, same numbers.
+
+    Example:
+        >>> FederatedSettings(rounds=3)
+        FederatedSettings(rounds=3, reject_factor=10.0, round_timeout=600.0, seed=0)
+    """
+
+    rounds: int = 5
+    reject_factor: float = 10.0
+    round_timeout: float = 600.0
+    seed: int = 0
+
+    def __post_init__(self):
+        _set_checked(
+            self,
+            rounds=positive_int(self.rounds, "rounds"),
+            reject_factor=positive_number(self.reject_factor, "reject_factor"),
+            round_timeout=positive_number(self.round_timeout, "round_timeout"),
+            seed=seed_value(self.seed),
+        )
+
+
+@dataclass(frozen=True)
+class ClientDP:
+    """Client-level differential privacy (DP-FedAvg, McMahan et al. 2018), by Flower's wrappers.
+
+    Every client's update is clipped to norm C = ``clipping_norm``, by the server or, with
+    ``on_client``, by the client before it leaves; the clients are averaged uniformly (the
+    sensitivity C/m holds only for a plain mean of the m clients) and the average gets Gaussian
+    noise of standard deviation z·C/m, z = ``noise_multiplier``. Flower's RDP accountant adds
+    up ε over all rounds (every client in every round, no sampling amplification), at ``delta``.
+
+    Attributes:
+        noise_multiplier: z, at least 0; 0 clips and averages uniformly but adds no noise
+            (ε = inf), the noise-free twin of a DP run.
+        clipping_norm: C, the bound on each client's update norm.
+        on_client: clip on the clients (Flower's client-side wrapper and
+            ``fixedclipping_mod``), so that the server never sees an unclipped update.
+        delta: the δ at which ε is reported, in (0, 1).
+
+    Example:
+        >>> ClientDP(noise_multiplier=1.0, clipping_norm=0.5)
+        ClientDP(noise_multiplier=1.0, clipping_norm=0.5, on_client=False, delta=1e-05)
+    """
+
+    noise_multiplier: float
+    clipping_norm: float = 1.0
+    on_client: bool = False
+    delta: float = 1e-5
+
+    def __post_init__(self):
+        z = self.noise_multiplier
+        if not is_number(z):
+            raise TypeError(
+                f"noise_multiplier must be a number (no DP is dp=None), got {type(z).__name__}"
+            )
+        if z != 0:
+            z = positive_number(z, "noise_multiplier")
+        delta = positive_number(self.delta, "delta")
+        if delta >= 1:
+            raise ValueError(f"delta must lie in (0, 1), got {delta}")
+        _set_checked(
+            self,
+            noise_multiplier=float(z),
+            clipping_norm=positive_number(self.clipping_norm, "clipping_norm"),
+            on_client=boolean(self.on_client, "on_client"),
+            delta=delta,
+        )
+
+
 def client_app(
     model_fn: Callable[[Context], nn.Module],
     data_fn: Callable[[Context], Dataset],
     local_update: LocalUpdate,
     *,
-    clip_on_client: bool = False,
+    dp: ClientDP | None = None,
 ) -> ClientApp:
     """A Flower ClientApp: load the global model, train it locally, send the weights back.
 
-    ``model_fn(context)`` builds the (untrained) model and ``data_fn(context)`` returns this
-    node's records; in the simulation ``context.node_config["partition-id"]`` says which client a
-    node is. The reply carries the new weights and ``num-examples`` (FedAvg's weight), ``client``
-    and ``unit`` (weight 1, for the uniform average that client-level DP needs). A client whose
-    training raises (or returns no model) replies with an error that names the client and the
-    reason. ``clip_on_client`` adds Flower's ``fixedclipping_mod``, which clips the update before
-    it leaves the client (needed with client-side DP clipping).
+    ``model_fn(context)`` builds a model of the run's architecture (its weights are replaced by
+    the global model's) and ``data_fn(context)`` returns this node's records; in the simulation
+    ``context.node_config["partition-id"]`` says which client a node is. The reply carries the
+    new weights and ``num-examples`` (FedAvg's weight), ``client`` and ``unit`` (weight 1, for
+    the uniform average that client-level DP needs). A client whose training raises (or returns
+    no model) replies with an error that names the client and the reason. Give it the same
+    ``dp`` as :func:`server_app`: with ``dp.on_client`` it adds Flower's ``fixedclipping_mod``,
+    which clips the update before it leaves the client.
 
     Example:
         >>> import mialab as ml
@@ -150,8 +260,9 @@ def client_app(
     _callable(model_fn, "model_fn", "a callable model_fn(context) -> nn.Module")
     _callable(data_fn, "data_fn", "a callable data_fn(context) -> Dataset")
     _callable(local_update, "local_update", "a callable update(model, data, *, client, round)")
-    clip_on_client = boolean(clip_on_client, "clip_on_client")
-    app = ClientApp(mods=[fixedclipping_mod] if clip_on_client else None)
+    if dp is not None:
+        _instance(dp, ClientDP, "dp")
+    app = ClientApp(mods=[fixedclipping_mod] if dp is not None and dp.on_client else None)
 
     @app.train()
     def train(msg: Message, context: Context) -> Message:
@@ -533,37 +644,22 @@ def _fits(model: nn.Module, data, name: str) -> Dataset:
     return data
 
 
-def _settings(
-    *,
-    noise_multiplier,
-    clipping_norm,
-    clip_on_client,
-    delta,
-    reject_factor,
-    round_timeout,
-    seed,
-) -> dict:
-    """The server's settings, checked (shared by :func:`server_app` and :func:`run_federated`)."""
-    if noise_multiplier is not None:
-        if not is_number(noise_multiplier):
-            raise TypeError(
-                f"noise_multiplier must be a number or None, got {type(noise_multiplier).__name__}"
-            )
-        if noise_multiplier != 0:
-            noise_multiplier = positive_number(noise_multiplier, "noise_multiplier")
-        noise_multiplier = float(noise_multiplier)
-    delta = positive_number(delta, "delta")
-    if delta >= 1:
-        raise ValueError(f"delta must lie in (0, 1), got {delta}")
-    return {
-        "noise_multiplier": noise_multiplier,
-        "clipping_norm": positive_number(clipping_norm, "clipping_norm"),
-        "clip_on_client": boolean(clip_on_client, "clip_on_client"),
-        "delta": delta,
-        "reject_factor": positive_number(reject_factor, "reject_factor"),
-        "round_timeout": positive_number(round_timeout, "round_timeout"),
-        "seed": seed_value(seed),
-    }
+def _fedavg_tested_on_the_server(**kwargs) -> FedAvg:
+    """FedAvg that asks no client to evaluate: the server tests the global model itself.
+
+    ``fraction_evaluate=0.0`` is Flower's own switch for that, and FedAvg logs a warning about it
+    whenever it is built; that one record is dropped here (any other of Flower's warnings shows).
+    """
+
+    def not_this_warning(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("fraction_evaluate is set to 0.0")
+
+    flower_logger = logging.getLogger("flwr")
+    flower_logger.addFilter(not_this_warning)
+    try:
+        return FedAvg(fraction_evaluate=0.0, **kwargs)
+    finally:
+        flower_logger.removeFilter(not_this_warning)
 
 
 def server_app(
@@ -571,64 +667,51 @@ def server_app(
     run: FederatedRun,
     *,
     n_clients: int,
-    rounds: int,
+    settings: FederatedSettings,
+    dp: ClientDP | None = None,
     test: Dataset | None = None,
-    noise_multiplier: float | None = None,
-    clipping_norm: float = 1.0,
-    clip_on_client: bool = False,
-    delta: float = 1e-5,
-    reject_factor: float = 10.0,
-    round_timeout: float = 600.0,
-    seed: int = 0,
 ) -> ServerApp:
-    """A Flower ServerApp: FedAvg over all ``n_clients`` for ``rounds``, filling ``run``.
+    """A Flower ServerApp: FedAvg over all ``n_clients`` for ``settings.rounds``, filling ``run``.
 
-    With ``noise_multiplier`` set it wraps FedAvg in Flower's client-level DP (fixed clipping,
-    on the server or, with ``clip_on_client``, on the clients) with Flower's RDP accountant,
-    and averages the clients uniformly (the sensitivity C/m holds only for a plain mean).
+    ``model_fn()`` is called with no arguments: the model it returns now holds the initial global
+    weights (later calls only give the architecture, whose weights are replaced). With ``dp``
+    it wraps FedAvg in Flower's client-level DP (:class:`ClientDP`: fixed clipping, on the
+    server or on the clients, Flower's RDP accountant) and averages the clients uniformly.
     Arguments are as in :func:`run_federated`; a round that aggregates no client update raises
     ``RuntimeError`` (``run`` keeps what the rounds before it produced).
 
     Example:
         >>> import mialab as ml
         >>> mlp = lambda: ml.models.mlp(64, 10)
-        >>> app = server_app(mlp, FederatedRun(model_fn=mlp), n_clients=2, rounds=1)
+        >>> app = server_app(mlp, FederatedRun(model_fn=mlp), n_clients=2,
+        ...                  settings=FederatedSettings(rounds=1))
     """
     model = _model(model_fn)
-    if not isinstance(run, FederatedRun):
-        raise TypeError(f"run must be a FederatedRun, got {type(run).__name__}")
-    n_clients, rounds = positive_int(n_clients, "n_clients"), positive_int(rounds, "rounds")
+    initial = ArrayRecord(model.state_dict())  # a copy: the run's initial global weights
+    _instance(run, FederatedRun, "run")
+    n_clients = positive_int(n_clients, "n_clients")
+    settings = _instance(settings, FederatedSettings, "settings")
+    if dp is not None:
+        _instance(dp, ClientDP, "dp")
     if test is not None:
         test = _fits(model, test, "test")
-    settings = _settings(
-        noise_multiplier=noise_multiplier,
-        clipping_norm=clipping_norm,
-        clip_on_client=clip_on_client,
-        delta=delta,
-        reject_factor=reject_factor,
-        round_timeout=round_timeout,
-        seed=seed,
-    )
-    noise_multiplier = settings["noise_multiplier"]
     app = ServerApp()
 
     @app.main()
     def main(grid: Grid, context: Context) -> None:
-        weighted_by = "num-examples" if noise_multiplier is None else "unit"
-        strategy = FedAvg(
-            fraction_evaluate=0.0,
+        strategy = _fedavg_tested_on_the_server(
             min_train_nodes=n_clients,
             min_available_nodes=n_clients,
-            weighted_by_key=weighted_by,
+            weighted_by_key="num-examples" if dp is None else "unit",
             train_metrics_aggr_fn=lambda contents, key: MetricRecord({"clients": len(contents)}),
         )
-        dp = None
-        if noise_multiplier is not None:
+        private = None
+        if dp is not None:
             accountant = None
-            if noise_multiplier > 0:
+            if dp.noise_multiplier > 0:
                 accountant = RdpAccountant(
                     PrivacyConfig(
-                        target_delta=settings["delta"],
+                        target_delta=dp.delta,
                         population_size=n_clients,
                         neighboring_relation=NeighboringRelation.ADD_OR_REMOVE_ONE,
                         sampling_method=SamplingMethod.NO_AMPLIFICATION,
@@ -636,18 +719,14 @@ def server_app(
                 )
             wrapper = (
                 DifferentialPrivacyClientSideFixedClipping
-                if settings["clip_on_client"]
+                if dp.on_client
                 else DifferentialPrivacyServerSideFixedClipping
             )
-            dp = wrapper(
-                strategy,
-                noise_multiplier,
-                settings["clipping_norm"],
-                n_clients,
-                accountant=accountant,
+            private = wrapper(
+                strategy, dp.noise_multiplier, dp.clipping_norm, n_clients, accountant=accountant
             )
-            strategy = dp
-        screened = ScreenedRecording(strategy, reject_factor=settings["reject_factor"])
+            strategy = private
+        screened = ScreenedRecording(strategy, reject_factor=settings.reject_factor)
 
         rows = []
 
@@ -664,13 +743,13 @@ def server_app(
 
         # Flower draws the DP noise from numpy's global generator; seed it for this run only.
         outer_state = np.random.get_state()  # noqa: NPY002 (Flower's generator, not ours)
-        np.random.seed(settings["seed"])  # noqa: NPY002
+        np.random.seed(settings.seed)  # noqa: NPY002
         try:
             result = screened.start(
                 grid=grid,
-                initial_arrays=ArrayRecord(model_fn().state_dict()),
-                num_rounds=rounds,
-                timeout=settings["round_timeout"],
+                initial_arrays=initial,
+                num_rounds=settings.rounds,
+                timeout=settings.round_timeout,
                 evaluate_fn=evaluate,
             )
         finally:
@@ -682,12 +761,12 @@ def server_app(
             int(result.train_metrics_clientapp[r]["clients"])
             if r in result.train_metrics_clientapp
             else 0
-            for r in range(1, rounds + 1)
+            for r in range(1, settings.rounds + 1)
         ]
-        if dp is not None:
-            spent = dp.privacy_spent()
+        if private is not None:
+            spent = private.privacy_spent()
             run.epsilon = float("inf") if spent is None else spent.epsilon
-            run.delta = settings["delta"]
+            run.delta = dp.delta
 
     return app
 
@@ -696,18 +775,12 @@ def run_federated(
     model_fn: Callable[[], nn.Module],
     clients: list[Dataset],
     *,
-    rounds: int = 5,
+    settings: FederatedSettings = FederatedSettings(),
+    dp: ClientDP | None = None,
     local_update: LocalUpdate | None = None,
     test: Dataset | None = None,
-    noise_multiplier: float | None = None,
-    clipping_norm: float = 1.0,
-    clip_on_client: bool = False,
-    delta: float = 1e-5,
-    reject_factor: float = 10.0,
-    round_timeout: float = 600.0,
     engine: str = "local",
     num_cpus: int | None = None,
-    seed: int = 0,
 ) -> FederatedRun:
     """Train ``model_fn()`` with FedAvg over ``clients``: Flower's apps, simulated.
 
@@ -722,30 +795,27 @@ def run_federated(
     is added up in a different order.
 
     A client that fails, sends a non-finite or far too large update, or does not reply within
-    ``round_timeout`` is dropped from its round (``FederatedRun.dropped``, with the reason, and a
-    logged warning); a round that aggregates no client raises ``RuntimeError``.
+    ``settings.round_timeout`` is dropped from its round (``FederatedRun.dropped``, with the
+    reason, and a logged warning); a round that aggregates no client raises ``RuntimeError``.
 
     Neither engine sends anything off the machine: Flower's telemetry and Ray's usage
     statistics are off (``FLWR_TELEMETRY_ENABLED=0`` and ``RAY_USAGE_STATS_ENABLED=0`` are set
     when this module is imported, unless already set).
 
     Args:
-        model_fn: builds the model, the same initial weights on every call (e.g.
-            ``partial(ml.models.mlp, 64, 10, seed=0)``).
+        model_fn: called with no arguments (unlike ``fit_many``'s factory, which gets
+            ``seed=``), it builds the initial global model: give it its seed, e.g.
+            ``partial(ml.models.mlp, 64, 10, seed=0)``. Later calls only give the architecture
+            (the clients' and :class:`FederatedRun`'s models, whose weights are replaced).
         clients: one :class:`~mialab.data.Dataset` per client (:func:`mialab.data.partition`).
-        rounds: rounds of FedAvg.
-        local_update: ``update(model, data, *, client, server_round) -> model``.
+        settings: the rounds, the screening of updates, the round timeout and the seed
+            (:class:`FederatedSettings`).
+        dp: client-level differential privacy (:class:`ClientDP`); None for none.
+        local_update: ``update(model, data, *, client, server_round) -> model``; default
+            ``local_fit(seed=settings.seed)``.
         test: data to evaluate the global model on after every round (on the server).
-        noise_multiplier: client-level DP noise z (σ = z·C/m); None for no DP, 0 for clipping
-            alone.
-        clipping_norm: C, the bound on each client's update norm (with DP).
-        clip_on_client: clip on the clients (Flower's client-side wrapper) instead of the server.
-        delta: δ at which ε is reported, in (0, 1).
-        reject_factor: updates more than this many times the others' median norm are dropped.
-        round_timeout: seconds the server waits for replies in a round.
         engine: ``"local"`` or ``"ray"``.
         num_cpus: CPUs Ray may use (``engine="ray"`` only).
-        seed: seeds the local training and the DP noise; same seed, same numbers.
 
     Returns:
         A :class:`FederatedRun`.
@@ -755,7 +825,8 @@ def run_federated(
         >>> import mialab as ml
         >>> digits = ml.data.load("digits")
         >>> hospitals = ml.data.partition(digits.subset(range(200)), 2, seed=0)
-        >>> run = run_federated(partial(ml.models.mlp, 64, 10, seed=0), hospitals, rounds=2,
+        >>> run = run_federated(partial(ml.models.mlp, 64, 10, seed=0), hospitals,
+        ...                     settings=FederatedSettings(rounds=2),
         ...                     test=digits.subset(range(1000, 1300)))
         >>> run.history.columns.tolist(), run.rounds, sorted(run.received)
         (['round', 'test_accuracy', 'test_loss', 'clients'], 2, [(1, 0), (1, 1), (2, 0), (2, 1)])
@@ -765,29 +836,21 @@ def run_federated(
         raise ValueError("clients must be a non-empty list of mialab Datasets")
     for index, data in enumerate(clients):
         _fits(model, data, f"clients[{index}]")
+    settings = _instance(settings, FederatedSettings, "settings")
     if local_update is not None:
         _callable(local_update, "local_update", "a callable update(model, data, *, client, round)")
     if not isinstance(engine, str) or engine not in ("local", "ray"):
         raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
     if num_cpus is not None:
         num_cpus = positive_int(num_cpus, "num_cpus")
-    n_clients, rounds = len(clients), positive_int(rounds, "rounds")
-    settings = _settings(
-        noise_multiplier=noise_multiplier,
-        clipping_norm=clipping_norm,
-        clip_on_client=clip_on_client,
-        delta=delta,
-        reject_factor=reject_factor,
-        round_timeout=round_timeout,
-        seed=seed,
-    )
+    n_clients = len(clients)
     run = FederatedRun(model_fn=model_fn)
-    server = server_app(model_fn, run, n_clients=n_clients, rounds=rounds, test=test, **settings)
+    server = server_app(model_fn, run, n_clients=n_clients, settings=settings, dp=dp, test=test)
     client = client_app(
         lambda context: model_fn(),
         lambda context: clients[int(context.node_config["partition-id"])],
-        local_update or local_fit(seed=settings["seed"]),
-        clip_on_client=settings["clip_on_client"] and settings["noise_multiplier"] is not None,
+        local_update or local_fit(seed=settings.seed),
+        dp=dp,
     )
     flower_logger = logging.getLogger("flwr")
     level = flower_logger.level
@@ -801,14 +864,21 @@ def run_federated(
         flower_logger.setLevel(level)
     if not run.states:
         raise RuntimeError("the Flower run ended before its first round; see its log")
-    if run.rounds < rounds:  # a failed ServerApp that the engine only logged
+    if run.rounds < settings.rounds:  # a failed ServerApp that the engine only logged
         raise RuntimeError(_nothing_aggregated(run.rounds + 1, run.dropped))
     return run
 
 
-def _run_locally(server: ServerApp, client: ClientApp, n_clients: int) -> None:
-    # Flower stamps every message with the sending task's identity, which its runtimes set
-    # per process; set it as they do, for this run only.
+@contextlib.contextmanager
+def _flower_server_task() -> Iterator[None]:
+    """Give this process a ServerApp task's identity, as Flower's runtimes do, for one run.
+
+    Flower's strategies build their messages with ``Message(...)``, which stamps each with the
+    sending task's identity, ``flwr.supercore.task_identity.TaskIdentity``. Flower's runtimes
+    (SuperLink, simulation, ``start_grid``) set it per process and there is no public route to
+    set it: :class:`LocalGrid` is a runtime of its own, so it sets it here as ``start_grid``
+    does, and puts back whatever was there before.
+    """
     names = ("task_id", "run_id", "node_id")
     saved = {}
     for name in names:
@@ -818,10 +888,15 @@ def _run_locally(server: ServerApp, client: ClientApp, n_clients: int) -> None:
             saved[name] = None
     TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 0, SUPERLINK_NODE_ID
     try:
-        server(LocalGrid(client, n_clients), Context(0, SUPERLINK_NODE_ID, {}, RecordDict(), {}))
+        yield
     finally:
         for name in names:
             setattr(TaskIdentity, name, saved[name])
+
+
+def _run_locally(server: ServerApp, client: ClientApp, n_clients: int) -> None:
+    with _flower_server_task():
+        server(LocalGrid(client, n_clients), Context(0, SUPERLINK_NODE_ID, {}, RecordDict(), {}))
 
 
 @contextlib.contextmanager

@@ -21,6 +21,8 @@ POOL = 1200  # digits shared out among the hospitals; the rest is the server's t
 
 
 def _model(context: Context | None = None):
+    """The server calls it with no arguments (its first model is the initial global model),
+    the clients with their context."""
     return models.mlp(64, 10, seed=0)
 
 
@@ -45,7 +47,7 @@ def main(grid: Grid, context: Context) -> None:
         _model,
         run,
         n_clients=int(config["num-clients"]),
-        rounds=int(config["num-server-rounds"]),
+        settings=federated.FederatedSettings(rounds=int(config["num-server-rounds"])),
         test=digits.subset(range(POOL, len(digits))),
     )
     app(grid, context)
