@@ -22,6 +22,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from mialab._checks import (
     float_array,
     fraction,
+    int_labels,
     is_number,
     membership_labels,
     positive_int,
@@ -34,22 +35,67 @@ __all__ = [
     "AttackResult",
     "Confusion",
     "Difference",
+    "accuracy",
+    "as_results",
+    "chance_auc_std",
     "compare",
     "confusion_at",
     "evaluate",
+    "format_results",
     "results_table",
     "roc_band",
     "seed_summary",
     "show_results",
     "threshold_at_fpr",
+    "tpr_column",
 ]
 
 DEFAULT_FPRS = (0.001, 0.01, 0.1)
 _CHUNK_CELLS = 2_000_000  # bootstrap resamples are processed in blocks of about this many cells
 
 
-def _percent(value: float) -> str:
-    return f"{100 * value:.3g}%"
+def tpr_column(fpr: float) -> str:
+    """The name of the column of the TPR at ``fpr`` in every table of results.
+
+    Example:
+        >>> tpr_column(0.01), tpr_column(0.001)
+        ('TPR@1%FPR', 'TPR@0.1%FPR')
+    """
+    return f"TPR@{100 * fraction(fpr, 'fpr'):.3g}%FPR"
+
+
+def accuracy(logits, labels) -> float:
+    """Fraction of records whose largest logit is their true class (the model's accuracy).
+
+    Args:
+        logits: ``(n, n_classes)`` logits, log-probabilities or probabilities.
+        labels: ``(n,)`` true classes.
+
+    Example:
+        >>> accuracy([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0], [0.5, 0.2]], [0, 1, 1, 0])
+        0.75
+    """
+    logits = float_array(logits, "logits", ndim=2)
+    if logits.shape[1] < 2:
+        raise ValueError(f"logits must have at least 2 classes (columns), got {logits.shape[1]}")
+    labels = int_labels(labels, "labels", n_classes=logits.shape[1])
+    same_length(logits=logits, labels=labels)
+    return float(np.mean(logits.argmax(axis=1) == labels))
+
+
+def chance_auc_std(n_members: int, n_nonmembers: int) -> float:
+    """Standard deviation of the AUC of a score that ignores membership (no ties).
+
+    sqrt((n₁ + n₀ + 1) / (12 n₁ n₀)): the AUC is the Mann-Whitney U statistic over n₁ n₀, and
+    under no signal U has variance n₁ n₀ (n₁ + n₀ + 1) / 12 (Hanley & McNeil 1982). An AUC
+    within about 2 of these of 0.5 is what chance alone gives.
+
+    Example:
+        >>> round(chance_auc_std(100, 100), 4)
+        0.0409
+    """
+    n1, n0 = positive_int(n_members, "n_members"), positive_int(n_nonmembers, "n_nonmembers")
+    return math.sqrt((n1 + n0 + 1) / (12 * n1 * n0))
 
 
 def _allowed_false_positives(fpr: float, n_nonmembers: int) -> int:
@@ -245,9 +291,7 @@ class AttackResult:
         """AUC, TPR at each of ``fprs`` and the advantage (each with ``low``/``high``)."""
         row = {}
         estimates = [("AUC", self.auc, lambda: self.auc_ci)]
-        estimates += [
-            (f"TPR@{_percent(f)}FPR", self.tpr_at(f), lambda f=f: self.tpr_ci(f)) for f in fprs
-        ]
+        estimates += [(tpr_column(f), self.tpr_at(f), lambda f=f: self.tpr_ci(f)) for f in fprs]
         estimates.append(("advantage", self.advantage, lambda: self.advantage_ci))
         for column, value, interval in estimates:
             row[column] = value
@@ -260,19 +304,13 @@ class AttackResult:
             return "—" if np.isnan(value) else f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
 
         rates = ", ".join(
-            f"TPR@{_percent(f)}FPR={shown(self.tpr_at(f), self.tpr_ci(f))}" for f in DEFAULT_FPRS
+            f"{tpr_column(f)}={shown(self.tpr_at(f), self.tpr_ci(f))}" for f in DEFAULT_FPRS
         )
         return (
             f"AttackResult({self.name!r}: AUC={shown(self.auc, self.auc_ci)}, {rates}, "
             f"advantage={shown(self.advantage, self.advantage_ci)}, members={self.n_members}, "
             f"nonmembers={self.n_nonmembers}, {self.confidence:.0%} bootstrap intervals)"
         )
-
-    def plot(self, ax=None, **kwargs):
-        """Log-log ROC curve of this result; see :func:`mialab.plots.roc`."""
-        from mialab import plots  # imported here: plots builds on metrics, not the reverse
-
-        return plots.roc([self], ax=ax, **kwargs)
 
 
 def _scores(scores) -> np.ndarray:
@@ -370,14 +408,21 @@ def roc_band(result: AttackResult, *, points: int = 60) -> tuple[np.ndarray, ...
     return ks / n0, low, high
 
 
-def _result_list(results) -> list[AttackResult]:
+def as_results(results) -> list[AttackResult]:
+    """An :class:`AttackResult` or a non-empty sequence of them, as a list (checked).
+
+    Example:
+        >>> as_results(evaluate([0.9, 0.1], [1, 0], name="toy"))[0].name
+        'toy'
+    """
     if isinstance(results, AttackResult):
         return [results]
+    expected = "results must be an AttackResult or a non-empty sequence of them"
     if isinstance(results, (str, bytes)) or not hasattr(results, "__iter__"):
-        raise TypeError("results must be a non-empty sequence of AttackResult")
+        raise TypeError(f"{expected}, got {type(results).__name__}")
     results = list(results)
     if not results or not all(isinstance(r, AttackResult) for r in results):
-        raise TypeError("results must be a non-empty sequence of AttackResult")
+        raise TypeError(expected)
     return results
 
 
@@ -393,49 +438,69 @@ def _fprs(fprs) -> tuple:
 def results_table(results, *, fprs=DEFAULT_FPRS, intervals: bool = True) -> pd.DataFrame:
     """One row per attack: AUC, TPR at each of ``fprs``, advantage, each with its interval.
 
-    Columns ``"AUC"``, ``"AUC low"``, ``"AUC high"``, ``"TPR@1%FPR"``, ... (NaN where a TPR is
-    not measurable); ``intervals=False`` keeps the point estimates only. For display, see
-    :func:`show_results`.
+    Columns ``"attack"``, ``"AUC"``, ``"AUC low"``, ``"AUC high"``, ``"TPR@1%FPR"``, ... (NaN
+    where a TPR is not measurable; :func:`tpr_column` names them); ``intervals=False`` keeps
+    the point estimates only. For display, see :func:`show_results`.
 
     Example:
         >>> a = evaluate([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0], name="a")
         >>> results_table([a], fprs=[0.5], intervals=False)
-            AUC  TPR@50%FPR  advantage
-        a  0.75         1.0        0.5
+          attack   AUC  TPR@50%FPR  advantage
+        0      a  0.75         1.0        0.5
     """
-    results, fprs = _result_list(results), _fprs(fprs)
+    results, fprs = as_results(results), _fprs(fprs)
     if not isinstance(intervals, (bool, np.bool_)):
         raise TypeError(f"intervals must be True or False, got {intervals!r}")
     return pd.DataFrame(
-        [r.summary(fprs, intervals=bool(intervals)) for r in results],
-        index=[r.name for r in results],
+        [{"attack": r.name, **r.summary(fprs, intervals=bool(intervals))} for r in results]
     )
 
 
+def format_results(table: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
+    """A table of results as text: "estimate [low, high]" where a column has its ``low`` and
+    ``high`` companions, "—" where it is not measurable (NaN), other numbers to ``digits``
+    significant digits, text as it is.
+
+    Example:
+        >>> a = evaluate([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0], name="a")
+        >>> format_results(results_table(a, fprs=[0.01, 0.5])).iloc[0].tolist()
+        ['a', '0.750 [0.000, 1.000]', '—', '1.000 [0.000, 1.000]', '0.500 [0.000, 1.000]']
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame, got {type(table).__name__}")
+    digits = positive_int(digits, "digits")
+    shown = {}
+    for column in table.columns:
+        base, _, side = str(column).rpartition(" ")
+        if side in ("low", "high") and base in table.columns:
+            continue  # shown in its estimate's cell
+        values = table[column]
+        if {f"{column} low", f"{column} high"} <= set(table.columns):
+            shown[column] = [
+                "—" if np.isnan(v) else f"{v:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+                for v, low, high in zip(
+                    values, table[f"{column} low"], table[f"{column} high"], strict=True
+                )
+            ]
+        elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            shown[column] = ["—" if np.isnan(v) else f"{v:.{digits}g}" for v in values]
+        else:
+            shown[column] = values.tolist()
+    return pd.DataFrame(shown, index=table.index)
+
+
 def show_results(results, *, fprs=DEFAULT_FPRS, digits: int = 3):
-    """:func:`results_table` for reading: "estimate [low, high]" per cell, "—" if not measurable.
+    """:func:`results_table` for reading (:func:`format_results`), with a caption.
 
     Returns a pandas ``Styler`` (a notebook shows it as a table; ``.to_html()`` for a page).
 
     Example:
         >>> a = evaluate([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0], name="a")
-        >>> show_results(a, fprs=[0.01]).data.loc["a", "AUC"]
+        >>> show_results(a, fprs=[0.01]).data.loc[0, "AUC"]
         '0.750 [0.000, 1.000]'
     """
-    results, fprs = _result_list(results), _fprs(fprs)
-    digits = positive_int(digits, "digits")
-    table = results_table(results, fprs=fprs)
-    points = [c for c in table.columns if not c.endswith((" low", " high"))]
-
-    def cell(row, column) -> str:
-        if np.isnan(row[column]):
-            return "—"
-        low, high = row[f"{column} low"], row[f"{column} high"]
-        return f"{row[column]:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-
-    shown = pd.DataFrame(
-        {c: [cell(row, c) for _, row in table.iterrows()] for c in points}, index=table.index
-    )
+    results, fprs = as_results(results), _fprs(fprs)
+    shown = format_results(results_table(results, fprs=fprs), digits=digits)
     levels = sorted({r.confidence for r in results})
     caption = (
         f"In brackets: {', '.join(f'{c:.0%}' for c in levels)} intervals from a stratified "
@@ -447,7 +512,7 @@ def show_results(results, *, fprs=DEFAULT_FPRS, digits: int = 3):
             f" —: not measurable, an FPR below 1/{n} (one non-member in {n}) needs more "
             "non-members."
         )
-    return shown.style.set_caption(caption)
+    return shown.style.set_caption(caption).hide(axis="index")
 
 
 @dataclass(frozen=True)

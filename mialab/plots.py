@@ -9,20 +9,9 @@ import seaborn as sns
 from matplotlib.axes import Axes
 
 from mialab._checks import boolean, positive_int, real_number
-from mialab.metrics import AttackResult, roc_band
+from mialab.metrics import AttackResult, as_results, roc_band
 
 __all__ = ["roc", "score_histogram", "sweep"]
-
-
-def _results(results) -> list[AttackResult]:
-    if isinstance(results, AttackResult):
-        return [results]
-    if isinstance(results, (str, bytes)) or not hasattr(results, "__iter__"):
-        raise TypeError("results must be an AttackResult or a non-empty sequence of them")
-    results = list(results)
-    if not results or not all(isinstance(r, AttackResult) for r in results):
-        raise TypeError("results must be an AttackResult or a non-empty sequence of them")
-    return results
 
 
 def _axes(ax, figsize):
@@ -58,7 +47,7 @@ def roc(results, *, ax=None, log: bool = True, title: str | None = None, band: b
         >>> ax.get_xscale()
         'log'
     """
-    results = _results(results)
+    results = as_results(results)
     log, band = boolean(log, "log"), boolean(band, "band")
     if title is not None and not isinstance(title, str):
         raise TypeError(f"title must be a string or None, got {type(title).__name__}")

@@ -1,11 +1,27 @@
+import math
+import subprocess
+import sys
+
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy import stats
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from mialab.metrics import AttackResult, confusion_at, evaluate, results_table
+from mialab.metrics import (
+    AttackResult,
+    accuracy,
+    as_results,
+    chance_auc_std,
+    confusion_at,
+    evaluate,
+    format_results,
+    results_table,
+    tpr_column,
+)
 
 
 def test_roc_and_auc_equal_scikit_learn(rng):
@@ -45,16 +61,95 @@ def test_repr_and_table():
     result = evaluate([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0], name="toy")
     assert repr(result).startswith("AttackResult('toy': AUC=0.750 [0.000, 1.000], TPR@0.1%FPR=—")
     table = results_table([result, evaluate([1, 0], [1, 0], name="perfect")], fprs=[0.01, 0.5])
-    assert list(table.index) == ["toy", "perfect"]
+    assert list(table.attack) == ["toy", "perfect"]
     assert list(table.columns) == [
-        *("AUC", "AUC low", "AUC high", "TPR@1%FPR", "TPR@1%FPR low", "TPR@1%FPR high"),
+        *("attack", "AUC", "AUC low", "AUC high"),
+        *("TPR@1%FPR", "TPR@1%FPR low", "TPR@1%FPR high"),
         *("TPR@50%FPR", "TPR@50%FPR low", "TPR@50%FPR high"),
         *("advantage", "advantage low", "advantage high"),
     ]
-    assert table.loc["perfect", "AUC"] == 1.0
-    assert table.loc["toy", ["TPR@1%FPR", "TPR@1%FPR low", "TPR@1%FPR high"]].isna().all()
+    assert table.loc[1, "AUC"] == 1.0
+    assert table.loc[0, ["TPR@1%FPR", "TPR@1%FPR low", "TPR@1%FPR high"]].isna().all()
     points = results_table(result, intervals=False)
-    assert list(points.columns) == ["AUC", "TPR@0.1%FPR", "TPR@1%FPR", "TPR@10%FPR", "advantage"]
+    assert list(points.columns) == [
+        *("attack", "AUC", "TPR@0.1%FPR", "TPR@1%FPR", "TPR@10%FPR", "advantage")
+    ]
+    assert [tpr_column(f) for f in (0.001, 0.01, 0.1, 0.5)] == [
+        *("TPR@0.1%FPR", "TPR@1%FPR", "TPR@10%FPR", "TPR@50%FPR")
+    ]
+
+
+def test_format_results_writes_intervals_dashes_and_other_numbers():
+    result = evaluate([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0], name="toy")
+    table = results_table(result, fprs=[0.01])
+    table["ε heuristic"] = [0.12345]
+    shown = format_results(table, digits=2)
+    assert list(shown.columns) == ["attack", "AUC", "TPR@1%FPR", "advantage", "ε heuristic"]
+    assert shown.iloc[0].tolist() == ["toy", "0.75 [0.00, 1.00]", "—", "0.50 [0.00, 1.00]", "0.12"]
+    # A "low" column without its estimate is an ordinary column.
+    alone = format_results(pd.DataFrame({"bound low": [0.5]}))
+    assert alone["bound low"].tolist() == ["0.5"]
+    with pytest.raises(TypeError, match="table must be a pandas DataFrame"):
+        format_results(result)
+
+
+def test_as_results_accepts_one_result_or_a_sequence():
+    a, b = evaluate([1, 0], [1, 0], name="a"), evaluate([0, 1], [1, 0], name="b")
+    assert as_results(a) == [a] and as_results((a, b)) == [a, b]
+    assert as_results(r for r in (a, b)) == [a, b]
+    for bad in ([], [a, 1], "a", None, 3):
+        with pytest.raises(TypeError, match="results must be an AttackResult"):
+            as_results(bad)
+
+
+def test_metrics_does_not_load_plots():
+    # plots builds on metrics: metrics must not import it back, not even lazily.
+    code = "import sys, mialab.metrics; print('mialab.plots' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.stdout.strip() == "False", loaded.stderr
+    assert not hasattr(AttackResult, "plot")
+
+
+def test_accuracy_is_the_argmax_accuracy_and_checks_its_input(rng):
+    logits = rng.normal(size=(200, 4))
+    labels = rng.integers(0, 4, size=200)
+    assert accuracy(logits, labels) == np.mean(logits.argmax(1) == labels)
+    assert accuracy(np.eye(3), [0, 1, 2]) == 1.0
+    assert accuracy(np.log(np.eye(3)[[1, 2, 0]] + 1e-3), [0, 1, 2]) == 0.0
+    cases = [
+        ((logits[:5], labels[:4]), ValueError, "lengths differ"),
+        ((logits, labels + 4), ValueError, "labels"),
+        ((logits[:, :1], labels * 0), ValueError, "at least 2 classes"),
+        ((logits[0], labels[:1]), ValueError, "logits must have 2 dimension"),
+        ((np.full((2, 2), np.nan), [0, 1]), ValueError, "logits contains NaN"),
+        ((logits[:2], [0.5, 1.0]), (TypeError, ValueError), "labels"),
+    ]
+    for args, error, message in cases:
+        with pytest.raises(error, match=message):
+            accuracy(*args)
+
+
+def test_chance_auc_std_is_the_mann_whitney_null():
+    for n1, n0 in ((30, 50), (100, 100), (7, 200)):
+        expected = math.sqrt((n1 + n0 + 1) / (12 * n1 * n0))
+        assert chance_auc_std(n1, n0) == pytest.approx(expected, rel=1e-12)
+        # scipy's normal approximation of U (no continuity correction, no ties) divides by the
+        # null standard deviation of U; recover it from a p-value.
+        x, y = np.arange(n1) + 0.5, np.arange(n0) * 0.77
+        test = stats.mannwhitneyu(x, y, use_continuity=False, method="asymptotic")
+        z = stats.norm.isf(test.pvalue / 2)
+        sigma_u = abs(test.statistic - n1 * n0 / 2) / z
+        assert chance_auc_std(n1, n0) == pytest.approx(sigma_u / (n1 * n0), rel=1e-6)
+    # A simulation: the AUCs of blind scores spread as predicted.
+    rng = np.random.default_rng(0)
+    is_member = np.r_[np.ones(30, bool), np.zeros(50, bool)]
+    aucs = [roc_auc_score(is_member, rng.normal(size=80)) for _ in range(4000)]
+    assert np.std(aucs) == pytest.approx(chance_auc_std(30, 50), rel=0.05)
+    for bad, error in ((0, ValueError), (1.5, TypeError), (None, TypeError)):
+        with pytest.raises(error, match="n_members"):
+            chance_auc_std(bad, 10)
+        with pytest.raises(error, match="n_nonmembers"):
+            chance_auc_std(10, bad)
 
 
 def test_confusion_matches_roc_points(rng):

@@ -41,7 +41,7 @@ def test_completion_explorer_completes_and_ranks_the_completion():
     from mialab import models, training
     from mialab.widgets import completion_explorer
 
-    lm = training.fit_lm(models.char_lm("\nab "), ["ab ab ab"] * 20, epochs=20, progress=False)
+    lm = training.fit_lm(models.char_lm("\nab "), ["ab ab ab"] * 20, epochs=20)
     candidates = np.random.default_rng(0).normal(-40, 3, size=200)  # far less likely texts
     text, summary, image = completion_explorer(
         lm, candidates, space_size=10**6, prefix="ab"
