@@ -35,16 +35,66 @@ def test_monte_carlo_equals_brute_force(rng):
         rng.normal(size=(40, 5)),
     )
     counts = np.array([[np.linalg.norm(x - s) < 1.5 for s in samples] for x in X]).mean(axis=1)
-    np.testing.assert_allclose(monte_carlo_score(X, samples, epsilon=1.5), counts)
+    np.testing.assert_allclose(monte_carlo_score(X, samples, radius=1.5), counts)
     median = np.median(brute_nearest(X, samples))  # the default: the median heuristic
     heuristic = np.array([[np.linalg.norm(x - s) < median for s in samples] for x in X])
     np.testing.assert_allclose(monte_carlo_score(X, samples), heuristic.mean(axis=1))
     pca = PCA(n_components=2).fit(held_out)
     Xp, sp = pca.transform(X), pca.transform(samples)
     in_pca = np.array([[np.linalg.norm(x - s) < 0.8 for s in sp] for x in Xp]).mean(axis=1)
-    np.testing.assert_allclose(
-        monte_carlo_score(X, samples, epsilon=0.8, pca_data=held_out, n_components=2), in_pca
+    np.testing.assert_allclose(monte_carlo_score(X, samples, radius=0.8, projection=pca), in_pca)
+
+
+def test_a_projection_equals_projecting_by_hand_first(rng):
+    X, samples, reference, held_out = (rng.normal(size=(n, 6)) for n in (8, 40, 50, 60))
+    pca = PCA(n_components=3).fit(held_out)
+    Xp, sp, rp = pca.transform(X), pca.transform(samples), pca.transform(reference)
+    np.testing.assert_array_equal(
+        gan_leaks_score(X, samples, reference_samples=reference, projection=pca),
+        gan_leaks_score(Xp, sp, reference_samples=rp),
     )
+    np.testing.assert_array_equal(
+        monte_carlo_score(X, samples, projection=pca), monte_carlo_score(Xp, sp)
+    )
+    np.testing.assert_array_equal(
+        domias_score(X, samples, reference_samples=reference, projection=pca),
+        domias_score(Xp, sp, reference_samples=rp),
+    )
+    raw, projected = gan_leaks_score(X, samples), gan_leaks_score(X, samples, projection=pca)
+    assert not np.allclose(raw, projected)  # the projection did change the distances
+
+
+class Scaled:
+    """A projection that is no scikit-learn object: anything with ``transform`` will do."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def transform(self, X):
+        return self.factor * np.asarray(X)
+
+
+def test_a_bad_projection_is_refused_by_name(rng):
+    X, samples = rng.normal(size=(4, 3)), rng.normal(size=(10, 3))
+    nan = Scaled(np.nan)
+    one_row = type("OneRow", (), {"transform": lambda self, X: np.zeros((1, 2))})()
+    flat = type("Flat", (), {"transform": lambda self, X: np.zeros(len(X))})()
+    cases = [
+        ("pca", TypeError, "projection must be None or a fitted object with a transform"),
+        (PCA, TypeError, "projection must be None or a fitted object"),  # the class, unfitted
+        (PCA(n_components=2), ValueError, "projection.transform failed on X"),  # not fitted
+        (PCA(n_components=2).fit(rng.normal(size=(9, 5))), ValueError, "projection.transform"),
+        (nan, ValueError, r"projection.transform\(X\) contains NaN"),
+        (one_row, ValueError, r"projection.transform\(X\) must keep one row per row of X"),
+        (flat, ValueError, r"projection.transform\(X\) must have 2 dimension"),
+    ]
+    for projection, error, message in cases:
+        for attack in (gan_leaks_score, monte_carlo_score, domias_score):
+            reference = {"reference_samples": samples} if attack is domias_score else {}
+            with pytest.raises(error, match=message):
+                attack(X, samples, projection=projection, **reference)
+    scaled = gan_leaks_score(X, samples, projection=Scaled(2.0))
+    np.testing.assert_allclose(scaled, 2 * gan_leaks_score(X, samples))
 
 
 def test_domias_equals_scipy(rng):
@@ -58,7 +108,9 @@ def test_domias_equals_scipy(rng):
             gaussian_kde(reference.T, bw_method=bandwidth)(X.T)
         )
         np.testing.assert_allclose(
-            domias_score(X, samples, reference, bandwidth=bandwidth), expected, rtol=1e-9
+            domias_score(X, samples, reference_samples=reference, bandwidth=bandwidth),
+            expected,
+            rtol=1e-9,
         )
 
 
@@ -92,7 +144,7 @@ def sample_attacks(s, samples):
             s["X"], samples, reference_samples=s["reference_samples"]
         ),
         "Monte-Carlo": monte_carlo_score(s["X"], samples),
-        "DOMIAS": domias_score(s["X"], samples, s["reference"]),
+        "DOMIAS": domias_score(s["X"], samples, reference_samples=s["reference"]),
     }
 
 
@@ -118,18 +170,26 @@ def test_bad_input_is_named(rng):
             "reference_samples must have the same",
         ),
         (lambda: monte_carlo_score(np.full((2, 3), np.nan), samples), ValueError, "X contains NaN"),
-        (lambda: monte_carlo_score(X, samples, epsilon=0), ValueError, "epsilon must be"),
+        (lambda: monte_carlo_score(X, samples, radius=0), ValueError, "radius must be"),
         (
-            lambda: monte_carlo_score(X, samples, pca_data=samples, n_components=5),
+            lambda: monte_carlo_score(X, X),
             ValueError,
-            "n_components must be at most 3",
+            "every candidate in X has an exact copy in samples.*give radius",
         ),
-        (lambda: domias_score(X, samples[:3], samples), ValueError, "samples needs more rows"),
-        (lambda: domias_score(X, samples, "reference"), TypeError, "reference must be an array"),
         (
-            lambda: domias_score(X, samples, np.c_[samples[:, :2], np.zeros(10)]),
+            lambda: domias_score(X, samples[:3], reference_samples=samples),
             ValueError,
-            "reference lies in a lower-dimensional subspace",
+            "samples needs more rows",
+        ),
+        (
+            lambda: domias_score(X, samples, reference_samples="reference"),
+            TypeError,
+            "reference_samples must be an array",
+        ),
+        (
+            lambda: domias_score(X, samples, reference_samples=np.c_[samples[:, :2], np.zeros(10)]),
+            ValueError,
+            "reference_samples lies in a lower-dimensional subspace.*projection=",
         ),
     ]
     for call, error, message in cases:
@@ -155,7 +215,7 @@ def trained_gans(digits):
         ("stranger", split.population.subset(range(64)), 1),
     ):
         generator, discriminator = ml.models.gan(64, seed=seed)
-        ml.training.fit_gan(generator, discriminator, data, epochs=2000, seed=seed, progress=False)
+        ml.training.fit_gan(generator, discriminator, data, epochs=2000, seed=seed)
         gans[name] = (generator, discriminator, ml.training.sample(generator, 2000, seed=seed))
     return gans, X, is_member
 
@@ -166,15 +226,16 @@ def auc_standard_error(is_member):
 
 
 def every_gan_attack(gan, X, held_out):
-    """Each attack's scores against one trained GAN; DOMIAS in a 20-component PCA space."""
+    """Each attack's scores against one trained GAN; Monte-Carlo and DOMIAS in a 20-component
+    PCA space."""
     generator, discriminator, samples = gan
     pca = PCA(n_components=20).fit(held_out)  # raw digits have constant pixels: no KDE there
     return {
         "LOGAN": ml.attacks.logan_score(discriminator, X),
         "GAN-Leaks": gan_leaks_score(X, samples),
         "latent": ml.attacks.latent_reconstruction_score(generator, X),
-        "Monte-Carlo": monte_carlo_score(X, samples, pca_data=held_out, n_components=20),
-        "DOMIAS": domias_score(pca.transform(X), pca.transform(samples), pca.transform(held_out)),
+        "Monte-Carlo": monte_carlo_score(X, samples, projection=pca),
+        "DOMIAS": domias_score(X, samples, reference_samples=held_out, projection=pca),
     }
 
 
@@ -198,9 +259,7 @@ def test_gan_attacks_are_at_chance_on_a_gan_that_never_saw_the_candidates(traine
 def test_gan_training_and_sampling_are_seeded(digits):
     def run():
         generator, discriminator = ml.models.gan(64, seed=3)
-        ml.training.fit_gan(
-            generator, discriminator, digits.X[:32], epochs=3, seed=4, progress=False
-        )
+        ml.training.fit_gan(generator, discriminator, digits.X[:32], epochs=3, seed=4)
         return ml.training.sample(generator, 5, seed=6)
 
     np.testing.assert_array_equal(run(), run())
@@ -255,8 +314,8 @@ def test_a_dp_gan_leaves_the_gan_attacks_at_chance(trained_gans):
     gans, X, is_member = trained_gans
     generator, discriminator = ml.models.gan(64, seed=0)
     generator, discriminator, epsilon = dp.fit_private_gan(
-        generator, discriminator, gans["split"].members, target_epsilon=1.0, epochs=2000,
-        accountant="rdp", seed=0,
+        generator, discriminator, gans["split"].members,
+        privacy=dp.DPSettings(target_epsilon=1.0, accountant="rdp"), epochs=2000, seed=0,
     )  # fmt: skip
     assert epsilon == pytest.approx(1.0, abs=0.02)
     samples = ml.training.sample(generator, 2000, seed=0)
@@ -282,5 +341,6 @@ def test_domias_refuses_a_bandwidth_that_is_not_positive(rng):
     X, samples = rng.normal(size=(5, 2)), rng.normal(size=(50, 2))
     for bandwidth in (-1, 0, np.nan):
         with pytest.raises(ValueError, match="bandwidth must be a positive number"):
-            domias_score(X, samples, samples, bandwidth=bandwidth)
-    assert np.isfinite(domias_score(X, samples, samples, bandwidth=np.float32(0.5))).all()
+            domias_score(X, samples, reference_samples=samples, bandwidth=bandwidth)
+    scores = domias_score(X, samples, reference_samples=samples, bandwidth=np.float32(0.5))
+    assert np.isfinite(scores).all()
