@@ -10,9 +10,9 @@ from mialab.attacks import (
     exposure,
     exposure_estimate,
     lm_loss_score,
-    min_k_score,
-    reference_score,
-    zlib_score,
+    lm_min_k_score,
+    lm_reference_score,
+    lm_zlib_score,
 )
 
 FIXED = [np.log([0.5, 0.25, 0.125, 0.5]), np.log([0.9, 0.9]), np.log([0.2, 0.2, 0.2, 0.9, 0.1])]
@@ -27,26 +27,26 @@ def test_loss_and_reference_scores_equal_hand_computations():
     np.testing.assert_allclose(lm_loss_score(FIXED), by_hand, atol=1e-4)
     reference = [np.log([0.5]), np.log([0.5, 0.5, 0.5]), np.log([0.2, 0.2])]
     np.testing.assert_allclose(
-        reference_score(FIXED, reference), np.array(by_hand) - np.log([0.5, 0.5, 0.2]), atol=1e-4
+        lm_reference_score(FIXED, reference), np.array(by_hand) - np.log([0.5, 0.5, 0.2]), atol=1e-4
     )
 
 
-def test_zlib_score_divides_by_the_compressed_length_in_bytes():
+def test_lm_zlib_score_divides_by_the_compressed_length_in_bytes():
     texts = ["aaaa", "patient ID 4-7-2-9-1-3", "é"]  # é: two bytes in UTF-8
     lengths = [len(zlib.compress(t.encode("utf-8"))) for t in texts]
     expected = [s.mean() / n for s, n in zip(FIXED, lengths, strict=True)]
-    np.testing.assert_allclose(zlib_score(FIXED, texts), expected)
+    np.testing.assert_allclose(lm_zlib_score(FIXED, texts), expected)
     assert lengths[0] < lengths[1]  # repetitive text compresses
 
 
 def test_min_k_takes_the_floor_of_k_n_least_likely_tokens_and_at_least_one():
-    scores = min_k_score(FIXED, k=0.5)  # ⌊2⌋, ⌊1⌋, ⌊2.5⌋ = 2 tokens
+    scores = lm_min_k_score(FIXED, k=0.5)  # ⌊2⌋, ⌊1⌋, ⌊2.5⌋ = 2 tokens
     np.testing.assert_allclose(
         scores, [np.log([0.125, 0.25]).mean(), np.log(0.9), np.log([0.1, 0.2]).mean()]
     )
     tied = [np.log([0.2, 0.2, 0.2, 0.9])]  # ties: any two of the three 0.2s give the same mean
-    np.testing.assert_allclose(min_k_score(tied, k=0.5), [np.log(0.2)])
-    np.testing.assert_allclose(min_k_score([np.log([0.9, 0.3])], k=0.2), [np.log(0.3)])  # ≥ 1
+    np.testing.assert_allclose(lm_min_k_score(tied, k=0.5), [np.log(0.2)])
+    np.testing.assert_allclose(lm_min_k_score([np.log([0.9, 0.3])], k=0.2), [np.log(0.3)])  # ≥ 1
 
 
 def test_exposure_of_a_first_ranked_canary_is_log2_r_and_falls_with_rank():
@@ -75,10 +75,10 @@ def test_language_scores_name_bad_input():
         (lambda: lm_loss_score([np.array([])]), ValueError, r"token_logprobs\[0\] is empty"),
         (lambda: lm_loss_score([np.array([0.3])]), ValueError, "above 0"),
         (lambda: lm_loss_score([np.array([np.nan])]), ValueError, "NaN"),
-        (lambda: zlib_score(FIXED, ["a"]), ValueError, "one text per sequence"),
-        (lambda: zlib_score(FIXED[:1], [3]), TypeError, r"texts\[0\] must be a string"),
-        (lambda: reference_score(FIXED, FIXED[:1]), ValueError, "same texts"),
-        (lambda: min_k_score(FIXED, k=0), ValueError, "k must lie in"),
+        (lambda: lm_zlib_score(FIXED, ["a"]), ValueError, "one text per sequence"),
+        (lambda: lm_zlib_score(FIXED[:1], [3]), TypeError, r"texts\[0\] must be a string"),
+        (lambda: lm_reference_score(FIXED, FIXED[:1]), ValueError, "same texts"),
+        (lambda: lm_min_k_score(FIXED, k=0), ValueError, "k must lie in"),
         (lambda: exposure_estimate(-1.0, np.zeros(10), space_size=100), ValueError, "at least 50"),
         (
             lambda: exposure_estimate(-1.0, -np.linspace(1, 2, 60), space_size=10),
@@ -112,9 +112,9 @@ def test_language_scores_take_series_and_arrays_of_texts():
 
     logprobs = [np.log([0.5, 0.4]), np.log([0.2, 0.3, 0.1])]
     texts = ["aa", "abc"]
-    expected = zlib_score(logprobs, texts)
-    np.testing.assert_array_equal(zlib_score(pd.Series(logprobs), np.array(texts)), expected)
-    np.testing.assert_array_equal(zlib_score(tuple(logprobs), pd.Series(texts)), expected)
+    expected = lm_zlib_score(logprobs, texts)
+    np.testing.assert_array_equal(lm_zlib_score(pd.Series(logprobs), np.array(texts)), expected)
+    np.testing.assert_array_equal(lm_zlib_score(tuple(logprobs), pd.Series(texts)), expected)
     assert lm_loss_score(np.log([[0.5, 0.5], [0.25, 0.25]])).round(4).tolist() == [-0.6931, -1.3863]
 
 
