@@ -1,9 +1,9 @@
 """Federated averaging on Flower, and what an honest-but-curious server sees (lesson 04).
 
 The hospitals are Flower ``ClientApp`` nodes and the server a ``ServerApp`` running FedAvg
-(McMahan et al. 2017). :func:`run_federated` runs the two in Flower's simulation (Ray, started
-lean); the same apps run on separate machines with ``flower-superlink``, ``flower-supernode``
-and ``flwr run`` (README, and :mod:`mialab.defenses.flower_app`).
+(McMahan et al. 2017). :func:`run_federated` runs the two in this process (or in Flower's Ray
+simulation, started lean); the same apps run on separate machines with ``flower-superlink``,
+``flower-supernode`` and ``flwr run`` (README, and :mod:`mialab.defenses.flower_app`).
 
 Between the clients and FedAvg sits a small strategy wrapper, :class:`ScreenedRecording`: it
 keeps a copy of every update as the server received it (so lesson 04 can attack them as a
@@ -130,7 +130,7 @@ def local_fit(epochs: int = 1, lr: float = 1e-3, batch_size: int = 32, seed: int
             lr=lr,
             batch_size=batch_size,
             seed=(seed + 1000 * server_round + client) % 2**32,
-            progress=False,
+            progress=False,  # a bar per client and round would only clutter a run's output
         )
 
     return update
@@ -532,8 +532,10 @@ def _stop(worker: threading.Thread, grace: float) -> None:
 class FederatedRun:
     """What a federated run produced, and what its server saw.
 
+    Built as ``FederatedRun(model_fn=...)`` and filled in by :func:`server_app`'s app.
+
     Attributes:
-        model_fn: builds an untrained model of the run's architecture.
+        model_fn: builds a model of the run's architecture (called with no arguments).
         states: the global model's weights after each round; ``states[0]`` before the first.
         received: ``(round, client) -> weights`` as the server received them (after any
             client-side clipping; before server-side clipping and noise).
@@ -557,13 +559,14 @@ class FederatedRun:
     """
 
     model_fn: Callable[[], nn.Module]
-    states: list[dict[str, torch.Tensor]] = field(default_factory=list)
-    received: dict[tuple[int, int], list[np.ndarray]] = field(default_factory=dict)
-    rejected: list[tuple[int, int, str]] = field(default_factory=list)
-    dropped: list[tuple[int, int | None, str]] = field(default_factory=list)
-    history: pd.DataFrame = field(default_factory=pd.DataFrame)
-    epsilon: float | None = None
-    delta: float | None = None
+    # What the run fills in (not arguments of the constructor).
+    states: list[dict[str, torch.Tensor]] = field(default_factory=list, init=False)
+    received: dict[tuple[int, int], list[np.ndarray]] = field(default_factory=dict, init=False)
+    rejected: list[tuple[int, int, str]] = field(default_factory=list, init=False)
+    dropped: list[tuple[int, int | None, str]] = field(default_factory=list, init=False)
+    history: pd.DataFrame = field(default_factory=pd.DataFrame, init=False)
+    epsilon: float | None = field(default=None, init=False)
+    delta: float | None = field(default=None, init=False)
 
     def __post_init__(self):
         _callable(self.model_fn, "model_fn", "a callable returning a torch nn.Module")
