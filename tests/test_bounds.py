@@ -8,6 +8,7 @@ import torch
 from scipy import stats
 
 from mialab import audit
+from mialab.audit import bounds
 from mialab.defenses import dp
 
 
@@ -73,7 +74,7 @@ def test_the_canary_p_value_is_the_papers_formula():
         (20, 8, 7, 0.5, 0.01), (20, 8, 8, 2.0, 0.0), (30, 10, 3, 0.1, 0.05),
         (50, 12, 12, 3.0, 1e-3), (12, 12, 9, 1.0, 0.02), (40, 10, 0, 1.0, 0.01),
     ]:  # fmt: skip
-        assert audit._audit_p_value(m, r, v, epsilon, delta) == pytest.approx(
+        assert bounds._audit_p_value(m, r, v, epsilon, delta) == pytest.approx(
             paper_p_value(m, r, v, epsilon, delta), rel=1e-9, abs=1e-15
         )
     # The bound is the largest ε the p-value still rejects: 9 right out of 10 guesses, with a
@@ -88,6 +89,21 @@ def test_the_canary_p_value_is_the_papers_formula():
         alpha = 1 - confidence
         assert bound > 0 and paper_p_value(40, 10, 9, bound, delta) <= alpha
         assert paper_p_value(40, 10, 9, bound + 1e-6, delta) > alpha
+    # Scores for only some of the canaries (an attack abstains on the others): the δ term counts
+    # all m of them, so the bound is weaker than with the scored ones alone.
+    bound = audit.canary_epsilon_lower_bound(
+        scores, included, delta=1e-3, k_plus=5, k_minus=5, n_canaries=80
+    )
+    assert (
+        paper_p_value(80, 10, 9, bound, 1e-3) <= 0.05 < paper_p_value(80, 10, 9, bound + 1e-6, 1e-3)
+    )
+    assert (
+        0
+        < bound
+        < audit.canary_epsilon_lower_bound(scores, included, delta=1e-3, k_plus=5, k_minus=5)
+    )
+    with pytest.raises(ValueError, match="n_canaries must be at least the 40 scores"):
+        audit.canary_epsilon_lower_bound(scores, included, delta=0.0, n_canaries=39)
 
 
 def test_tied_scores_are_not_ordered_by_membership():
