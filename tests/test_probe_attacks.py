@@ -21,6 +21,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 
 matplotlib.use("Agg")
@@ -42,6 +43,17 @@ POP, POP_LABELS, POP_TARGET = rng.normal(size=(M, 8, C)), np.arange(8) % C, rng.
 X4 = rng.normal(size=(N, 4))
 BINARY = (X4[:, 0] > 0).astype(int)
 SAMPLES, REAL = rng.normal(size=(30, 4)), rng.normal(size=(30, 4))
+PROJECTION = PCA(n_components=2).fit(rng.normal(size=(20, 4)))  # fitted on held-out records
+BAD_PROJECTIONS = tuple(
+    (f"projection={name}", {"projection": value}, "projection")
+    for name, value in (
+        ("a string", "pca"),
+        ("the class", PCA),
+        ("unfitted", PCA(n_components=2)),
+        ("fitted on another width", PCA(n_components=2).fit(rng.normal(size=(9, 5)))),
+        ("a function", lambda X: X),
+    )
+)
 GENERATOR = models.gan(4, latent_dim=2)[0]
 SEQUENCES = [np.log([0.5, 0.4, 0.9]), np.log([0.2, 0.3, 0.6])]
 CANDIDATES = np.linspace(-40.0, -20.0, 60)
@@ -91,27 +103,27 @@ class Spec:
     good: tuple = ()  # (case, overrides)
 
 
-def lira(ref_logits, ref_in_mask, labels, target_logits, *, online=True, fix_variance=False):
+def lira(reference_logits, reference_in_mask, labels, logits, *, online=False, fix_variance=False):
     attack = attacks.LiRA(online=online, fix_variance=fix_variance)
-    return attack.fit(ref_logits, ref_in_mask, labels).score(target_logits, labels)
+    return attack.fit(reference_logits, reference_in_mask, labels).score_samples(logits)
 
 
-def rmia(ref_logits, ref_in_mask, labels, population_logits, population_labels, target_logits,
-         target_population_logits, *, online=False, a=0.5, gamma=1.0):  # fmt: skip
+def rmia(reference_logits, reference_in_mask, labels, population_logits, population_labels,
+         logits, target_population_logits, *, online=False, a=0.5, gamma=1.0):  # fmt: skip
     attack = attacks.RMIA(online=online, a=a, gamma=gamma).fit(
-        ref_logits, ref_in_mask, labels,
+        reference_logits, reference_in_mask, labels,
         population_logits=population_logits, population_labels=population_labels,
     )  # fmt: skip
-    return attack.score(target_logits, labels, population_logits=target_population_logits)
+    return attack.score_samples(logits, population_logits=target_population_logits)
 
 
-def shadow(shadow_logits, shadow_in_mask, labels, target_logits, *, per_class=True, top_k=None,
+def shadow(reference_logits, reference_in_mask, labels, logits, *, per_class=True, top_k=None,
            seed=0, estimator=None):  # fmt: skip
     attack = attacks.ShadowModelAttack(
         per_class=per_class, top_k=top_k, seed=seed,
         estimator=LogisticRegression() if estimator is None else estimator,
     )  # fmt: skip
-    return attack.fit(shadow_logits, shadow_in_mask, labels).score(target_logits, labels)
+    return attack.fit(reference_logits, reference_in_mask, labels).score_samples(logits)
 
 
 def tpr_at(scores, is_member, fpr):
@@ -141,7 +153,7 @@ def report_markdown(**kwargs):
 
 LOGIT_AUDIT = {
     "member_logits": LOGITS, "nonmember_logits": LOGITS[::-1] * 0.5,
-    "member_labels": LABELS, "nonmember_labels": LABELS, "progress": False,
+    "member_labels": LABELS, "nonmember_labels": LABELS,
 }  # fmt: skip
 AUDIT_LENGTHS = {"member_logits": 0, "member_labels": 0}
 AUDIT_NUMBERS = {
@@ -197,42 +209,46 @@ SPECS = {
     "attacks.LiRA": Spec(
         attacks.LiRA,
         lira,
-        {"ref_logits": REF, "ref_in_mask": MASK, "labels": LABELS, "target_logits": LOGITS},
-        arrays=("ref_logits", "ref_in_mask", "labels", "target_logits"),
-        lengths={"ref_logits": 1, "ref_in_mask": 1, "labels": 0, "target_logits": 0},
+        {"reference_logits": REF, "reference_in_mask": MASK, "labels": LABELS, "logits": LOGITS},
+        arrays=("reference_logits", "reference_in_mask", "labels", "logits"),
+        lengths={"reference_logits": 1, "reference_in_mask": 1, "labels": 0, "logits": 0},
         labels={"labels": C},
         flags=("online", "fix_variance"),
-        bad=(("every record IN", {"ref_in_mask": MASK | True}, "ref_in_mask"),),
-        good=(("offline", {"online": False}), ("fixed variance", {"fix_variance": True})),
+        bad=(
+            ("every record IN", {"reference_in_mask": MASK | True}, "reference_in_mask"),
+            ("other classes", {"logits": LOGITS[:, :2]}, "logits"),
+            ("queries", {"logits": np.stack([LOGITS, LOGITS], axis=1)}, "logits"),
+        ),
+        good=(("online", {"online": True}), ("fixed variance", {"fix_variance": True})),
     ),  # fmt: skip
     "attacks.RMIA": Spec(
         attacks.RMIA,
         rmia,
         {
-            "ref_logits": REF,
-            "ref_in_mask": MASK,
+            "reference_logits": REF,
+            "reference_in_mask": MASK,
             "labels": LABELS,
             "population_logits": POP,
             "population_labels": POP_LABELS,
-            "target_logits": LOGITS,
+            "logits": LOGITS,
             "target_population_logits": POP_TARGET,
         },
         arrays=(
-            "ref_logits",
-            "ref_in_mask",
+            "reference_logits",
+            "reference_in_mask",
             "labels",
             "population_logits",
             "population_labels",
-            "target_logits",
+            "logits",
             "target_population_logits",
         ),
         lengths={
-            "ref_logits": 1,
-            "ref_in_mask": 1,
+            "reference_logits": 1,
+            "reference_in_mask": 1,
             "labels": 0,
             "population_logits": 1,
             "population_labels": 0,
-            "target_logits": 0,
+            "logits": 0,
             "target_population_logits": 0,
         },
         labels={"labels": C, "population_labels": C},
@@ -248,15 +264,18 @@ SPECS = {
     "attacks.ShadowModelAttack": Spec(
         attacks.ShadowModelAttack,
         shadow,
-        {"shadow_logits": REF, "shadow_in_mask": MASK, "labels": LABELS, "target_logits": LOGITS},
-        arrays=("shadow_logits", "shadow_in_mask", "labels", "target_logits"),
-        lengths={"shadow_logits": 1, "shadow_in_mask": 1, "labels": 0, "target_logits": 0},
+        {"reference_logits": REF, "reference_in_mask": MASK, "labels": LABELS, "logits": LOGITS},
+        arrays=("reference_logits", "reference_in_mask", "labels", "logits"),
+        lengths={"reference_logits": 1, "reference_in_mask": 1, "labels": 0, "logits": 0},
         labels={"labels": C},
         flags=("per_class",),
         seeds=("seed",),
         numbers={"top_k": NOT_NUMBERS[:1] + NOT_NUMBERS[2:] + (math.nan, 0, C + 1, 1.5)},
         scalars={"top_k": (np.int64(2), 1, C)},
-        bad=(("not a classifier", {"estimator": "mlp"}, "estimator"),),
+        bad=(
+            ("not a classifier", {"estimator": "mlp"}, "estimator"),
+            ("other classes", {"logits": LOGITS[:, :2]}, "logits"),
+        ),
         good=(("one classifier", {"per_class": False, "top_k": 2}),),
     ),  # fmt: skip
     # mialab.attacks: label-only
@@ -271,10 +290,10 @@ SPECS = {
     "attacks.augmentation_score": Spec(
         attacks.augmentation_score,
         attacks.augmentation_score,
-        {"predict_labels": right_of_zero, "X": X4, "y": BINARY, "n_noise": 2},
-        arrays=("X", "y"),
-        lengths={"X": 0, "y": 0},
-        labels={"y": None},
+        {"predict_labels": right_of_zero, "X": X4, "labels": BINARY, "n_noise": 2},
+        arrays=("X", "labels"),
+        lengths={"X": 0, "labels": 0},
+        labels={"labels": None},
         seeds=("seed",),
         numbers={
             "max_shift": POSITIVE_INT_BAD,
@@ -293,21 +312,21 @@ SPECS = {
         ),
         good=(("images", {"image_shape": (2, 2), "max_shift": np.int64(1)}),),
     ),  # fmt: skip
-    "attacks.boundary_distance": Spec(
-        attacks.boundary_distance,
-        attacks.boundary_distance,
+    "attacks.boundary_distance_score": Spec(
+        attacks.boundary_distance_score,
+        attacks.boundary_distance_score,
         {
             "predict_labels": right_of_zero,
             "X": X4,
-            "y": BINARY,
+            "labels": BINARY,
             "max_queries": 100,
             "n_directions": 3,
             "n_probes": 4,
             "bisection_steps": 4,
         },
-        arrays=("X", "y"),
-        lengths={"X": 0, "y": 0},
-        labels={"y": None},
+        arrays=("X", "labels"),
+        lengths={"X": 0, "labels": 0},
+        labels={"labels": None},
         seeds=("seed",),
         numbers={
             "max_queries": POSITIVE_INT_BAD + (10,),
@@ -350,8 +369,11 @@ SPECS = {
         {"X": X4, "samples": SAMPLES, "reference_samples": REAL},
         arrays=("X", "samples", "reference_samples"),
         accept=(("reference_samples", "None"),),
-        bad=(("other width", {"samples": SAMPLES[:, :3]}, "samples"),),
-        good=(("no reference", {"reference_samples": None}),),
+        bad=(("other width", {"samples": SAMPLES[:, :3]}, "samples"), *BAD_PROJECTIONS),
+        good=(
+            ("no reference", {"reference_samples": None}),
+            ("projected", {"projection": PROJECTION}),
+        ),
     ),  # fmt: skip
     "attacks.latent_reconstruction_score": Spec(
         attacks.latent_reconstruction_score,
@@ -381,26 +403,26 @@ SPECS = {
     "attacks.monte_carlo_score": Spec(
         attacks.monte_carlo_score,
         attacks.monte_carlo_score,
-        {"X": X4, "samples": SAMPLES, "pca_data": REAL, "n_components": 2},
-        arrays=("X", "samples", "pca_data"),
-        accept=(("pca_data", "None"),),
-        numbers={
-            "epsilon": NOT_NUMBERS[:1] + NOT_NUMBERS[2:] + NON_FINITE + (0, -1),
-            "n_components": POSITIVE_INT_BAD + (5,),
-        },
-        scalars={"epsilon": (np.float32(0.5),), "n_components": (np.int64(2),)},
-        bad=(("every candidate copied", {"samples": X4, "pca_data": None}, "epsilon"),),
-        good=(("no PCA", {"pca_data": None}),),
+        {"X": X4, "samples": SAMPLES, "projection": PROJECTION},
+        arrays=("X", "samples"),
+        numbers={"radius": NOT_NUMBERS[:1] + NOT_NUMBERS[2:] + NON_FINITE + (0, -1)},
+        scalars={"radius": (np.float32(0.5), 1)},
+        bad=(
+            ("every candidate copied", {"samples": X4, "projection": None}, "radius"),
+            *BAD_PROJECTIONS,
+        ),
+        good=(("no projection", {"projection": None}),),
     ),  # fmt: skip
     "attacks.domias_score": Spec(
         attacks.domias_score,
         attacks.domias_score,
-        {"X": X4, "samples": SAMPLES, "reference": REAL},
-        arrays=("X", "samples", "reference"),
-        constant_bad=("samples", "reference"),
+        {"X": X4, "samples": SAMPLES, "reference_samples": REAL},
+        arrays=("X", "samples", "reference_samples"),
+        constant_bad=("samples", "reference_samples"),
         numbers={"bandwidth": ("abc", None, [1.0], True, 0, -1) + NON_FINITE},
         scalars={"bandwidth": (np.float32(0.5), "silverman", 1)},
-        bad=(("too few samples", {"samples": SAMPLES[:3]}, "samples"),),
+        bad=(("too few samples", {"samples": SAMPLES[:3]}, "samples"), *BAD_PROJECTIONS),
+        good=(("projected", {"projection": PROJECTION}),),
     ),  # fmt: skip
     # mialab.attacks: language models (custom cases below)
     "attacks.exposure": Spec(
@@ -587,6 +609,44 @@ SPECS = {
         flags=("intervals",),
         good=(("one result", {"results": RESULT}), ("a tuple", {"fprs": (np.float32(0.5),)})),
     ),  # fmt: skip
+    "metrics.format_results": Spec(
+        metrics.format_results,
+        metrics.format_results,
+        {"table": metrics.results_table([RESULT, OTHER_RESULT])},
+        numbers={"digits": POSITIVE_INT_BAD},
+        scalars={"digits": (np.int64(2),)},
+        bad=tuple((repr(v), {"table": v}, "table") for v in (None, [RESULT], SCORES)),
+    ),  # fmt: skip
+    "metrics.as_results": Spec(
+        metrics.as_results,
+        metrics.as_results,
+        {"results": [RESULT, OTHER_RESULT]},
+        bad=tuple((repr(v), {"results": v}, "results") for v in ([], [1], "abc", None, 3)),
+        good=(("one result", {"results": RESULT}), ("a tuple", {"results": (RESULT,)})),
+    ),  # fmt: skip
+    "metrics.tpr_column": Spec(
+        metrics.tpr_column,
+        metrics.tpr_column,
+        {"fpr": 0.01},
+        numbers={"fpr": FRACTION_BAD},
+        scalars={"fpr": (np.float32(0.5), 1)},
+    ),  # fmt: skip
+    "metrics.accuracy": Spec(
+        metrics.accuracy,
+        metrics.accuracy,
+        {"logits": LOGITS, "labels": LABELS},
+        arrays=("logits", "labels"),
+        lengths={"logits": 0, "labels": 0},
+        labels={"labels": C},
+        bad=(("one class", {"logits": LOGITS[:, :1], "labels": LABELS * 0}, "logits"),),
+    ),  # fmt: skip
+    "metrics.chance_auc_std": Spec(
+        metrics.chance_auc_std,
+        metrics.chance_auc_std,
+        {"n_members": 10, "n_nonmembers": 20},
+        numbers={"n_members": POSITIVE_INT_BAD, "n_nonmembers": POSITIVE_INT_BAD},
+        scalars={"n_members": (np.int64(5),), "n_nonmembers": (np.int64(1),)},
+    ),  # fmt: skip
     # mialab.audit
     "audit.clopper_pearson": Spec(
         audit.clopper_pearson,
@@ -653,7 +713,7 @@ SPECS = {
             (
                 "labels beyond the model's classes",
                 {
-                    **{k: None for k in LOGIT_AUDIT if k != "progress"},
+                    **{k: None for k in LOGIT_AUDIT},
                     "model": MLP,
                     "members": (X4, LABELS + C),
                     "nonmembers": (X4, LABELS),
@@ -663,7 +723,7 @@ SPECS = {
             (
                 "records wider than the model",
                 {
-                    **{k: None for k in LOGIT_AUDIT if k != "progress"},
+                    **{k: None for k in LOGIT_AUDIT},
                     "model": models.mlp(5, C),
                     "members": (X4, LABELS),
                     "nonmembers": (X4, LABELS),
@@ -686,7 +746,7 @@ SPECS = {
             (
                 "a model",
                 {
-                    **{k: None for k in LOGIT_AUDIT if k != "progress"},
+                    **{k: None for k in LOGIT_AUDIT},
                     "model": MLP,
                     "members": (X4, LABELS),
                     "nonmembers": (X4[::-1], LABELS),
@@ -810,9 +870,9 @@ GOOD_SEQUENCES = {
 TEXTS = ["aab", "abb"]
 for f, extra in (
     (attacks.lm_loss_score, {}),
-    (attacks.zlib_score, {"texts": TEXTS}),
-    (attacks.reference_score, {"reference_token_logprobs": SEQUENCES[::-1]}),
-    (attacks.min_k_score, {"k": 0.5}),
+    (attacks.lm_zlib_score, {"texts": TEXTS}),
+    (attacks.lm_reference_score, {"reference_token_logprobs": SEQUENCES[::-1]}),
+    (attacks.lm_min_k_score, {"k": 0.5}),
 ):
     sequence_args = ["token_logprobs"] + [k for k in extra if k.endswith("token_logprobs")]
     bad = tuple(
@@ -893,7 +953,9 @@ def _cases():
                 yield name, {arg: value}, ACCEPT, f"{arg}={type(value).__name__}({value})"
         for arg in spec.flags:
             for value in BAD_FLAGS:
-                yield name, {arg: value}, arg, f"{arg}={value!r}"
+                # None is progress's default (tqdm decides), a bad value of any other flag
+                outcome = ACCEPT if arg == "progress" and value is None else arg
+                yield name, {arg: value}, outcome, f"{arg}={value!r}"
             yield name, {arg: np.bool_(True)}, ACCEPT, f"{arg}=np.bool_"
         for arg in spec.seeds:
             for value in BAD_SEEDS:
