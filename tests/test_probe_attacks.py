@@ -163,6 +163,10 @@ AUDIT_NUMBERS = {
     "n_references": POSITIVE_INT_BAD + (1,),
 }
 MLP = models.mlp(4, C, seed=0)
+AUDIT_POPULATION = {
+    "population_logits": POP_TARGET, "reference_population_logits": POP,
+    "population_labels": POP_LABELS,
+}  # fmt: skip
 
 SPECS = {
     # mialab.attacks: threshold attacks and the update attack
@@ -694,8 +698,13 @@ SPECS = {
             "confidence": FRACTION_BAD + (1,),
             "k_plus": NOT_NUMBERS[:1] + NOT_NUMBERS[2:] + (math.nan, 0, -1, 1.5, MANY),
             "k_minus": NOT_NUMBERS[:1] + NOT_NUMBERS[2:] + (math.nan, 0, -1, 1.5),
+            "n_canaries": NOT_NUMBERS[:1] + NOT_NUMBERS[2:] + (math.nan, 0, 1.5, MANY - 1),
         },
-        scalars={"k_plus": (np.int64(3),), "confidence": (np.float32(0.9),)},
+        scalars={
+            "k_plus": (np.int64(3),),
+            "confidence": (np.float32(0.9),),
+            "n_canaries": (np.int64(MANY), 10 * MANY),
+        },
         seeds=("seed",),
     ),  # fmt: skip
     "audit.audit_model": Spec(
@@ -741,6 +750,28 @@ SPECS = {
                 "reference_in_mask",
             ),
             ("a train_reference that is no function", {"train_reference": 3}, "train_reference"),
+            *(
+                (f"device={v!r}", {"device": v}, "device")
+                for v in ("tpu", "cuda:99", 3, None)
+            ),
+            ("epochs without train_reference", {"epochs": 2}, "epochs"),
+            *(
+                (f"population {case}", {"reference_logits": np.concatenate([REF, REF], axis=1),
+                 "reference_in_mask": np.concatenate([MASK, ~MASK], axis=1), **AUDIT_POPULATION,
+                 argument: value}, argument)
+                for case, argument, value in (
+                    ("from other models", "reference_population_logits", POP[:2]),
+                    ("of other classes", "population_logits", POP_TARGET[:, :2]),
+                    ("labels out of range", "population_labels", POP_LABELS + C),
+                    ("one row short", "population_labels", POP_LABELS[:-1]),
+                )
+            ),
+            ("half the population outputs", {"population_logits": POP_TARGET}, "population_labels"),
+            (
+                "population outputs without reference models",
+                AUDIT_POPULATION,
+                "reference_logits",
+            ),
         ),
         good=(
             (
@@ -768,6 +799,39 @@ SPECS = {
                     "nonmember_predictions": LABELS[::-1],
                 },
             ),
+            (
+                "saved population outputs (RMIA)",
+                {
+                    "reference_logits": np.concatenate([REF, REF], axis=1),
+                    "reference_in_mask": np.concatenate([MASK, ~MASK], axis=1),
+                    **AUDIT_POPULATION,
+                },
+            ),
+            (
+                "a scikit-learn classifier and a reference factory",
+                {
+                    **{k: None for k in LOGIT_AUDIT},
+                    "model": LogisticRegression().fit(X4, LABELS),
+                    "members": (X4, LABELS),
+                    "nonmembers": (X4[::-1], LABELS),
+                    "train_reference": lambda seed: LogisticRegression(),
+                    "n_references": 2,
+                },
+            ),
+            (
+                "a torch reference factory",
+                {
+                    **{k: None for k in LOGIT_AUDIT},
+                    "model": MLP,
+                    "members": (X4, LABELS),
+                    "nonmembers": (X4[::-1], LABELS),
+                    "train_reference": lambda seed: models.mlp(4, C, seed=seed),
+                    "n_references": 2,
+                    "epochs": 1,
+                    "device": torch.device("cpu"),
+                },
+            ),
+            ("device auto", {"device": "auto"}),
         ),
     ),  # fmt: skip
     "audit.AuditReport": Spec(
