@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -130,3 +133,16 @@ def test_fuzz_scores_are_finite_and_ordered(logits, data):
     assert np.all(loss <= 0) and np.all((confidence >= 0) & (confidence <= 1))
     assert np.all(mentr <= 1e-12)
     assert np.all(entropy >= -np.log(logits.shape[1]) - 1e-9) and np.all(entropy <= 1e-12)
+
+
+def test_the_numpy_only_attacks_load_without_torch():
+    code = (
+        "import sys, numpy as np\n"
+        "import mialab.attacks.reference, mialab.attacks.shadow, mialab.attacks.language\n"
+        "import mialab.attacks.update, mialab.attacks.label_only\n"
+        "from mialab.attacks import loss_score, LiRA, lm_loss_score, augmentation_score\n"
+        "loss_score(np.zeros((2, 2)), [0, 1])\n"
+        "augmentation_score(lambda X: np.zeros(len(X), int), np.zeros((2, 3)), [0, 1])\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
