@@ -750,15 +750,19 @@ SPECS = {
                 "reference_in_mask",
             ),
             ("a train_reference that is no function", {"train_reference": 3}, "train_reference"),
-            *(
-                (f"device={v!r}", {"device": v}, "device")
-                for v in ("tpu", "cuda:99", 3, None)
-            ),
+            *((f"device={v!r}", {"device": v}, "device") for v in ("tpu", "cuda:99", 3, None)),
             ("epochs without train_reference", {"epochs": 2}, "epochs"),
             *(
-                (f"population {case}", {"reference_logits": np.concatenate([REF, REF], axis=1),
-                 "reference_in_mask": np.concatenate([MASK, ~MASK], axis=1), **AUDIT_POPULATION,
-                 argument: value}, argument)
+                (
+                    f"population {case}",
+                    {
+                        "reference_logits": np.concatenate([REF, REF], axis=1),
+                        "reference_in_mask": np.concatenate([MASK, ~MASK], axis=1),
+                        **AUDIT_POPULATION,
+                        argument: value,
+                    },
+                    argument,
+                )
                 for case, argument, value in (
                     ("from other models", "reference_population_logits", POP[:2]),
                     ("of other classes", "population_logits", POP_TARGET[:, :2]),
