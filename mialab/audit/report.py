@@ -625,21 +625,24 @@ def audit_model(
                      "reference_logits=); the threshold attacks are weaker, so a low score here "
                      "is not evidence of safety.")  # fmt: skip
     if population_logits is not None:
-        # Online RMIA needs an IN and an OUT reference model for every record.
-        lacking = int((~reference_in_mask.any(0) | reference_in_mask.all(0)).sum())
-    if population_logits is not None and not lacking:
         population_logits, reference_population_logits, population_labels = _checked_population(
             population_logits, reference_population_logits, population_labels, reference_logits
         )
-        rmia = attacks.RMIA(online=True).fit(
-            reference_logits, reference_in_mask, labels,
-            population_logits=reference_population_logits, population_labels=population_labels,
-        )  # fmt: skip
-        scores["RMIA"] = rmia.score_samples(logits, population_logits=population_logits)
-        notes.append(f"RMIA (online) against {len(population_labels)} population records.")
-    elif population_logits is not None:
-        notes.append(f"RMIA was not run: online RMIA needs an IN and an OUT reference model for "
-                     f"every record, and reference_in_mask leaves {lacking} without.")  # fmt: skip
+        # Online RMIA needs an IN and an OUT reference model for every record.
+        lacking = int((~reference_in_mask.any(0) | reference_in_mask.all(0)).sum())
+        if lacking:
+            notes.append(
+                "RMIA was not run: online RMIA needs an IN and an OUT reference model for every "
+                f"record, and reference_in_mask leaves {lacking} without."
+            )
+        else:
+            rmia = attacks.RMIA(online=True).fit(
+                reference_logits, reference_in_mask, labels,
+                population_logits=reference_population_logits,
+                population_labels=population_labels,
+            )  # fmt: skip
+            scores["RMIA"] = rmia.score_samples(logits, population_logits=population_logits)
+            notes.append(f"RMIA (online) against {len(population_labels)} population records.")
     elif logits is not None:
         notes.append("RMIA was not run: it needs population records no model trained on, "
                      "population=(X, labels) with model= and train_reference=, or their saved "
