@@ -233,7 +233,7 @@ class CharLM(nn.Module):
         if length > self.context:
             raise ValueError(f"tokens has {length} positions, more than context={self.context}")
         # Positions per row (not one shared row), so Opacus sees a batch dimension here too.
-        positions = torch.arange(length).expand(batch, length)
+        positions = torch.arange(length, device=tokens.device).expand(batch, length)
         hidden = self.blocks(self.embed(tokens) + self.position(positions))
         return self.out(self.norm(hidden))
 

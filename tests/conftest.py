@@ -18,7 +18,7 @@ def overfit_target(digits):
     """An MLP trained to zero loss on 100 digits, with its challenge set (members first)."""
     split = ml.data.membership_split(digits, n_members=100, seed=0)
     model = ml.models.mlp(64, 10, hidden=(256,), seed=0)
-    ml.training.fit(model, split.members, epochs=300, seed=0, progress=False)
+    ml.training.fit(model, split.members, epochs=300, seed=0)
     X, y, is_member = split.candidates()
     return model, split, X, y, is_member
 
@@ -28,7 +28,7 @@ def outsider(overfit_target):
     """The same architecture trained only on the population: it saw no candidate record."""
     _, split, *_ = overfit_target
     model = ml.models.mlp(64, 10, hidden=(256,), seed=1)
-    return ml.training.fit(model, split.population, epochs=100, seed=1, progress=False)
+    return ml.training.fit(model, split.population, epochs=100, seed=1)
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def reference_models(overfit_target):
     """16 reference models like the overfit target, each on half of its candidate records."""
     _, split, X, y, _ = overfit_target
     factory = partial(ml.models.mlp, 64, 10, hidden=(256,))
-    refs, in_mask = ml.training.fit_many(factory, (X, y), 16, epochs=300, seed=5, progress=False)
+    refs, in_mask = ml.training.fit_many(factory, (X, y), 16, epochs=300, seed=5)
     return {
         "logits": ml.training.predict_logits(refs, X),
         "in_mask": in_mask,

@@ -43,6 +43,8 @@ PROBED = {
     models.sequence_loss,
     training.resolve_device,
     training.fit,
+    training.learning_curves,
+    training.batches,
     training.fit_many,
     training.balanced_in_mask,
     training.predict_logits,
@@ -50,6 +52,7 @@ PROBED = {
     training.sample,
     training.fit_lm,
     training.token_logprobs,
+    training.total_logprobs,
     training.generate,
     training.complete,
     dp.check_private,
@@ -124,11 +127,17 @@ CALLS = {
         **{"model": lm(), "inputs": lm().encode(TEXTS)[0], "targets": lm().encode(TEXTS)[1], **kw}
     ),
     "resolve_device": lambda **kw: training.resolve_device(**{"device": "cpu", **kw}),
+    "batches": lambda **kw: training.batches(
+        **{"n": 5, "batch_size": 2, "generator": torch.Generator(), **kw}
+    ),
     "CharLM": lambda **kw: models.CharLM(
         **{"alphabet": ALPHABET, "width": 8, "layers": 1, "heads": 2, "context": 16, **kw}
     ),
     "fit": lambda **kw: training.fit(
-        **{"model": mlp(), "data": (X, Y), "epochs": 1, "batch_size": 4, "progress": False, **kw}
+        **{"model": mlp(), "data": (X, Y), "epochs": 1, "batch_size": 4, **kw}
+    ),
+    "learning_curves": lambda **kw: training.learning_curves(
+        **{"model": mlp(), "data": (X, Y), "epochs": 1, "batch_size": 4, **kw}
     ),
     "fit_many": lambda **kw: training.fit_many(
         **{
@@ -137,20 +146,20 @@ CALLS = {
             "n_models": 2,
             "epochs": 1,
             "batch_size": 4,
-            "progress": False,
             **kw,
         }
     ),
     "balanced_in_mask": lambda **kw: training.balanced_in_mask(**{"n_models": 2, "n": 6, **kw}),
     "predict_logits": lambda **kw: training.predict_logits(**{"model": mlp(), "X": X, **kw}),
     "fit_gan": lambda **kw: training.fit_gan(
-        *gan(), **{"data": X, "epochs": 1, "batch_size": 4, "progress": False, **kw}
+        *gan(), **{"data": X, "epochs": 1, "batch_size": 4, **kw}
     ),
     "sample": lambda **kw: training.sample(**{"generator": gan()[0], "n": 3, **kw}),
     "fit_lm": lambda **kw: training.fit_lm(
-        **{"model": lm(), "texts": TEXTS, "epochs": 1, "progress": False, **kw}
+        **{"model": lm(), "texts": TEXTS, "epochs": 1, **kw}
     ),
     "token_logprobs": lambda **kw: training.token_logprobs(**{"model": lm(), "texts": TEXTS, **kw}),
+    "total_logprobs": lambda **kw: training.total_logprobs(**{"model": lm(), "texts": TEXTS, **kw}),
     "generate": lambda **kw: training.generate(**{"model": lm(), "n": 2, "max_chars": 4, **kw}),
     "complete": lambda **kw: training.complete(
         **{"model": lm(), "prefix": "a", "max_chars": 4, **kw}
@@ -176,6 +185,9 @@ BAD_NONNEGATIVE = {"negative": -1.0, **NOT_NUMBERS}
 BAD_SEEDS = {"negative": -1, "bool": True, "float": 1.0, "2**32": 2**32, "2**64": 2**64,
              "str": "0", "None": None}  # fmt: skip
 BAD_FLAGS = {"str": "no", "int": 1, "None": None}
+BAD_PROGRESS = {"str": "no", "int": 1}  # None: tqdm decides
+BAD_DEVICES = {"unknown": "gpu", "meta": "meta", "absent CUDA device": "cuda:99", "int": 0,
+               "None": None}  # fmt: skip
 BAD_PAIRS = {"one": (2,), "three": (2, 2, 2), "None": None, "str": "ab", "zero": (0, 2),
              "float": (1.5, 2)}  # fmt: skip
 NOT_MODULES = {"str": "model", "None": None, "array": X}
@@ -289,13 +301,7 @@ BAD = {
         "1-D": torch.zeros(3, dtype=torch.long),
     },  # fmt: skip
     ("sequence_loss", "targets"): {"None": None, "short": torch.zeros(1, 2, dtype=torch.long)},
-    ("resolve_device", "device"): {
-        "unknown": "gpu",
-        "meta": "meta",
-        "absent CUDA device": "cuda:99",
-        "int": 0,
-        "None": None,
-    },  # fmt: skip
+    ("resolve_device", "device"): BAD_DEVICES,
     ("CharLM", "width"): BAD_COUNTS,
     ("CharLM", "context"): BAD_COUNTS,
     ("CharLM", "alphabet"): {"no newline": "ab", "None": None},
@@ -306,9 +312,17 @@ BAD = {
     ("fit", "lr"): {**BAD_POSITIVE, "1e300": 1e300, "1e38 (diverges)": 1e38},
     ("fit", "weight_decay"): BAD_NONNEGATIVE,
     ("fit", "seed"): BAD_SEEDS,
-    ("fit", "monitor"): {"str": "auc", "returns a number": lambda model: 1.0},
-    ("fit", "return_curves"): BAD_FLAGS,
-    ("fit", "progress"): BAD_FLAGS,
+    ("fit", "progress"): BAD_PROGRESS,
+    ("fit", "device"): BAD_DEVICES,
+    ("learning_curves", "model"): {**NOT_MODULES, "language model": lm()},
+    ("learning_curves", "data"): {"array": X, "None": None},
+    ("learning_curves", "epochs"): BAD_COUNTS,
+    ("learning_curves", "monitor"): {"str": "auc", "returns a number": lambda model: 1.0},
+    ("learning_curves", "progress"): BAD_PROGRESS,
+    ("learning_curves", "device"): BAD_DEVICES,
+    ("batches", "n"): BAD_COUNTS,
+    ("batches", "batch_size"): BAD_COUNTS,
+    ("batches", "generator"): {"None": None, "int": 0, "seed": 3},
     ("fit_many", "model_factory"): {
         "a model": mlp(),
         "no seed": lambda: mlp(),
@@ -324,7 +338,8 @@ BAD = {
     ("fit_many", "seed"): BAD_SEEDS,
     ("fit_many", "executor"): {"int": 4, "str": "ray"},
     ("fit_many", "chunk_size"): without(BAD_COUNTS, "None"),
-    ("fit_many", "progress"): BAD_FLAGS,
+    ("fit_many", "progress"): BAD_PROGRESS,
+    ("fit_many", "device"): BAD_DEVICES,
     ("balanced_in_mask", "n_models"): BAD_COUNTS,
     ("balanced_in_mask", "n"): {**BAD_COUNTS, "one": 1},
     ("balanced_in_mask", "seed"): BAD_SEEDS,
@@ -336,6 +351,7 @@ BAD = {
     },  # fmt: skip
     ("predict_logits", "X"): {k: v for k, v in FEATURE_CASES.items() if k != "too short"},
     ("predict_logits", "batch_size"): BAD_COUNTS,
+    ("predict_logits", "device"): BAD_DEVICES,
     ("fit_gan", "generator"): {**NOT_MODULES, "wrong width": models.gan(5)[0]},
     ("fit_gan", "discriminator"): {**NOT_MODULES, "two logits": mlp()},
     ("fit_gan", "data"): {k: v for k, v in FEATURE_CASES.items() if k != "too short"},
@@ -343,29 +359,39 @@ BAD = {
     ("fit_gan", "batch_size"): BAD_COUNTS,
     ("fit_gan", "lr"): {**BAD_POSITIVE, "1e38 (diverges)": 1e38},
     ("fit_gan", "seed"): BAD_SEEDS,
-    ("fit_gan", "progress"): BAD_FLAGS,
+    ("fit_gan", "progress"): BAD_PROGRESS,
+    ("fit_gan", "device"): BAD_DEVICES,
     ("sample", "generator"): NOT_MODULES,
     ("sample", "n"): BAD_COUNTS,
     ("sample", "seed"): BAD_SEEDS,
+    ("sample", "device"): BAD_DEVICES,
     ("fit_lm", "model"): {**NOT_MODULES, "classifier": mlp()},
     ("fit_lm", "texts"): TEXT_CASES,
     ("fit_lm", "epochs"): BAD_COUNTS,
     ("fit_lm", "batch_size"): BAD_COUNTS,
     ("fit_lm", "lr"): {**BAD_POSITIVE, "1e38 (diverges)": 1e38},
     ("fit_lm", "seed"): BAD_SEEDS,
-    ("fit_lm", "progress"): BAD_FLAGS,
+    ("fit_lm", "progress"): BAD_PROGRESS,
+    ("fit_lm", "device"): BAD_DEVICES,
     ("token_logprobs", "model"): {**NOT_MODULES, "classifier": mlp()},
     ("token_logprobs", "texts"): TEXT_CASES,
     ("token_logprobs", "batch_size"): BAD_COUNTS,
+    ("token_logprobs", "device"): BAD_DEVICES,
+    ("total_logprobs", "model"): {**NOT_MODULES, "classifier": mlp()},
+    ("total_logprobs", "texts"): TEXT_CASES,
+    ("total_logprobs", "batch_size"): BAD_COUNTS,
+    ("total_logprobs", "device"): BAD_DEVICES,
     ("generate", "model"): {**NOT_MODULES, "classifier": mlp()},
     ("generate", "n"): BAD_COUNTS,
     ("generate", "prefix"): {"None": None, "int": 3, "outside alphabet": "x", "list": ["a"]},
     ("generate", "temperature"): BAD_NONNEGATIVE,
     ("generate", "max_chars"): BAD_COUNTS,
     ("generate", "seed"): BAD_SEEDS,
+    ("generate", "device"): BAD_DEVICES,
     ("complete", "model"): {**NOT_MODULES, "classifier": mlp()},
     ("complete", "prefix"): {"None": None, "int": 3, "outside alphabet": "x"},
     ("complete", "max_chars"): BAD_COUNTS,
+    ("complete", "device"): BAD_DEVICES,
     ("check_private", "model"): {**NOT_MODULES, "BatchNorm": nn.Sequential(nn.BatchNorm1d(4))},
     ("fit_private", "model"): {
         **NOT_MODULES,
@@ -459,7 +485,8 @@ VALID = {
     ("fit", "lr"): {"np.float32": np.float32(0.01), "int": 1},
     ("fit", "epochs"): {"np.int64": np.int64(2)},
     ("fit", "weight_decay"): {"zero": 0, "np.float32": np.float32(0.1)},
-    ("fit", "return_curves"): {"np.bool_": np.bool_(True)},
+    ("fit", "progress"): {"None": None, "np.bool_": np.bool_(False)},
+    ("fit", "device"): {"torch.device": torch.device("cpu"), "auto": "auto"},
     ("fit", "seed"): {"np.int64": np.int64(7)},
     ("fit_many", "model_factory"): {
         "float64": lambda seed: models.mlp(4, 2, seed=seed).double(),

@@ -7,9 +7,8 @@ import torch
 import mialab as ml
 
 
-def test_fit_learns_and_returns_curves(digits):
+def test_learning_curves_train_as_fit_does_and_record_each_epoch(digits):
     split = ml.data.membership_split(digits, n_members=200, seed=0)
-    X, y, is_member = split.candidates()
     seen = []
 
     def monitor(model):
@@ -17,25 +16,44 @@ def test_fit_learns_and_returns_curves(digits):
         logits = ml.training.predict_logits(model, split.nonmembers.X)
         return {"test_accuracy": float((logits.argmax(1) == split.nonmembers.y).mean())}
 
-    model, curves = ml.training.fit(
-        ml.models.mlp(64, 10),
-        split.members,
-        epochs=30,
-        monitor=monitor,
-        return_curves=True,
-        progress=False,
-    )
+    model = ml.models.mlp(64, 10)
+    curves = ml.training.learning_curves(model, split.members, monitor=monitor, epochs=30)
     assert list(curves.columns) == ["epoch", "train_loss", "train_accuracy", "test_accuracy"]
     assert list(curves.epoch) == list(range(1, 31))
     assert curves.train_loss.iloc[-1] < curves.train_loss.iloc[0] / 2
     assert curves.test_accuracy.iloc[-1] > 0.8
     assert seen == [False] * 30  # the monitor sees the model in eval mode
     assert not model.training
+    # The same arguments train the same model as fit, and the last row measures it.
+    fitted = ml.training.fit(ml.models.mlp(64, 10), split.members, epochs=30)
+    for a, b in zip(model.parameters(), fitted.parameters(), strict=True):
+        assert torch.equal(a, b)
+    predicted_labels = ml.training.predict_logits(model, split.members.X).argmax(1)
+    accuracy = (predicted_labels == split.members.y).mean()
+    assert curves.train_accuracy.iloc[-1] == pytest.approx(accuracy)
+    with pytest.raises(TypeError, match="monitor must be callable"):
+        ml.training.learning_curves(ml.models.mlp(64, 10), split.members, monitor="auc")
+
+
+def test_batches_are_seeded_and_take_each_index_once_per_epoch():
+    generator = torch.Generator().manual_seed(3)
+    epochs = [ml.training.batches(10, 4, generator=generator) for _ in range(3)]
+    for epoch in epochs:
+        assert [len(b) for b in epoch] == [4, 4, 2]
+        assert sorted(torch.cat(epoch).tolist()) == list(range(10))
+    assert not torch.equal(torch.cat(epochs[0]), torch.cat(epochs[1]))  # reshuffled each epoch
+    again = torch.Generator().manual_seed(3)
+    for epoch in epochs:
+        assert torch.equal(torch.cat(epoch), torch.cat(ml.training.batches(10, 4, generator=again)))
+    with pytest.raises(TypeError, match="generator must be a CPU torch.Generator"):
+        ml.training.batches(10, 4, generator=3)
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        ml.training.batches(10, 0, generator=generator)
 
 
 def test_cnn_trains_on_digits(digits):
     small = digits.subset(range(300))
-    model = ml.training.fit(ml.models.cnn(10), small, epochs=15, progress=False)
+    model = ml.training.fit(ml.models.cnn(10), small, epochs=15)
     logits = ml.training.predict_logits(model, small.X)
     assert (logits.argmax(1) == small.y).mean() > 0.8
 
@@ -45,10 +63,10 @@ def test_same_seed_same_model_and_global_rng_untouched(digits):
     torch.manual_seed(123)
     before = torch.rand(3)
     torch.manual_seed(123)
-    a = ml.training.fit(ml.models.mlp(64, 10, seed=4), small, epochs=3, seed=9, progress=False)
+    a = ml.training.fit(ml.models.mlp(64, 10, seed=4), small, epochs=3, seed=9)
     after = torch.rand(3)
-    b = ml.training.fit(ml.models.mlp(64, 10, seed=4), small, epochs=3, seed=9, progress=False)
-    c = ml.training.fit(ml.models.mlp(64, 10, seed=4), small, epochs=3, seed=10, progress=False)
+    b = ml.training.fit(ml.models.mlp(64, 10, seed=4), small, epochs=3, seed=9)
+    c = ml.training.fit(ml.models.mlp(64, 10, seed=4), small, epochs=3, seed=10)
     assert torch.equal(before, after)
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(pa, pb)
@@ -60,7 +78,7 @@ def test_same_seed_same_model_and_global_rng_untouched(digits):
 def test_fit_accepts_arrays_and_predict_restores_mode(rng):
     X = rng.normal(size=(40, 5)).astype(np.float32)
     y = (X[:, 0] > 0).astype(int)
-    model = ml.training.fit(ml.models.mlp(5, 2), (X, y), epochs=2, progress=False)
+    model = ml.training.fit(ml.models.mlp(5, 2), (X, y), epochs=2)
     model.train()
     logits = ml.training.predict_logits(model, X, batch_size=7)
     assert model.training and logits.shape == (40, 2) and logits.dtype == np.float64
@@ -84,7 +102,7 @@ def test_bad_arguments_are_named(digits):
             "batch_size must be an int",
         ),
         (
-            lambda: ml.training.fit(model, small, epochs=1, progress=False, monitor=lambda m: 1),
+            lambda: ml.training.learning_curves(model, small, epochs=1, monitor=lambda m: 1),
             TypeError,
             "monitor must return a dict",
         ),
@@ -102,8 +120,8 @@ def test_bad_arguments_are_named(digits):
 def test_a_float64_model_trains_and_predicts_like_a_float32_one(rng):
     X = rng.normal(size=(60, 5))
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
-    double = ml.training.fit(ml.models.mlp(5, 2).double(), (X, y), epochs=20, progress=False)
-    single = ml.training.fit(ml.models.mlp(5, 2), (X, y), epochs=20, progress=False)
+    double = ml.training.fit(ml.models.mlp(5, 2).double(), (X, y), epochs=20)
+    single = ml.training.fit(ml.models.mlp(5, 2), (X, y), epochs=20)
     assert next(double.parameters()).dtype == torch.float64
     logits = ml.training.predict_logits(double, X)
     np.testing.assert_allclose(logits, ml.training.predict_logits(single, X), atol=1e-4)
@@ -117,7 +135,7 @@ def test_a_float64_model_trains_and_predicts_like_a_float32_one(rng):
 def test_a_binary_model_with_one_logit_reads_as_logits_zero_and_z(rng):
     X = rng.normal(size=(80, 3))
     y = (X[:, 0] > 0).astype(int)
-    model = ml.training.fit(torch.nn.Linear(3, 1), (X, y), epochs=100, lr=5e-2, progress=False)
+    model = ml.training.fit(torch.nn.Linear(3, 1), (X, y), epochs=100, lr=5e-2)
     logits = ml.training.predict_logits(model, X)
     with torch.no_grad():
         z = model(torch.tensor(X, dtype=torch.float32)).double().numpy()[:, 0]
@@ -125,17 +143,17 @@ def test_a_binary_model_with_one_logit_reads_as_logits_zero_and_z(rng):
     np.testing.assert_allclose(logits[:, 1], z, rtol=1e-6)
     assert (logits.argmax(1) == y).mean() > 0.9  # softmax([0, z]) = sigmoid(z): it learnt y
     with pytest.raises(ValueError, match="data labels include 2, but the model has 2 classes"):
-        ml.training.fit(torch.nn.Linear(3, 1), (X, y * 2), epochs=1, progress=False)
+        ml.training.fit(torch.nn.Linear(3, 1), (X, y * 2), epochs=1)
 
 
 def test_training_that_diverges_or_cannot_start_is_refused_naming_the_cause(rng):
     X, y = rng.normal(size=(40, 5)), np.arange(40) % 3
     for lr in (0, -1e-3, math.nan, math.inf):
         with pytest.raises(ValueError, match="lr must be a positive number"):
-            ml.training.fit(ml.models.mlp(5, 3), (X, y), lr=lr, progress=False)
+            ml.training.fit(ml.models.mlp(5, 3), (X, y), lr=lr)
     for lr in (1e300, 1e38):  # overflows float32; fits it but blows the weights up
         with pytest.raises(ValueError, match="lr"):
-            ml.training.fit(ml.models.mlp(5, 3), (X, y), lr=lr, epochs=2, progress=False)
+            ml.training.fit(ml.models.mlp(5, 3), (X, y), lr=lr, epochs=2)
     cases = [
         ((X, y + 1), ValueError, "data labels include 3, but the model has 3 classes"),
         ((X[:, :4], y), ValueError, "data X has 4 features per row, the model takes 5"),
@@ -145,6 +163,6 @@ def test_training_that_diverges_or_cannot_start_is_refused_naming_the_cause(rng)
     ]
     for data, error, message in cases:
         with pytest.raises(error, match=message):
-            ml.training.fit(ml.models.mlp(5, 3), data, epochs=1, progress=False)
-    with pytest.raises(TypeError, match="progress must be True or False"):
+            ml.training.fit(ml.models.mlp(5, 3), data, epochs=1)
+    with pytest.raises(TypeError, match="progress must be None, True or False"):
         ml.training.fit(ml.models.mlp(5, 3), (X, y), epochs=1, progress="no")

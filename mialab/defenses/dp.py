@@ -24,6 +24,9 @@ from mialab import training
 from mialab._checks import is_number, positive_int, positive_number, seed_value
 from mialab.data import arrays, features
 from mialab.models import CharLM, latent_dim, sequence_loss
+from mialab.training.checks import check_labels_fit, not_a_language_model, rows_for, two_columns
+from mialab.training.gans import gan_rows
+from mialab.training.loop import check_finite, check_weights, learning_rate, step
 
 __all__ = ["check_private", "fit_private", "fit_private_gan", "fit_private_lm"]
 
@@ -80,7 +83,7 @@ def _make_private(module, optimizer, dataset, *, target_epsilon, delta, epochs, 
 
 
 def _classifier_loss(model, X_batch, y_batch) -> torch.Tensor:
-    return nn.functional.cross_entropy(training._two_columns(model(X_batch)), y_batch)
+    return nn.functional.cross_entropy(two_columns(model(X_batch)), y_batch)
 
 
 def _train_private(model, dataset, batch_loss, *, lr, epochs, delta, **privacy) -> float:
@@ -96,11 +99,11 @@ def _train_private(model, dataset, batch_loss, *, lr, epochs, delta, **privacy) 
                     continue
                 optimizer.zero_grad(set_to_none=True)
                 loss = batch_loss(private, *batch)
-                training._check_finite(loss, lr)
+                check_finite(loss, lr)
                 loss.backward()
-                training._step(optimizer, lr)
+                step(optimizer, lr)
         private._close()  # remove Opacus' hooks: the module is an ordinary model again
-        training._check_weights(model.parameters(), lr)
+        check_weights(model.parameters(), lr)
         return float(engine.get_epsilon(delta))
 
 
@@ -213,11 +216,11 @@ def fit_private(
         target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, accountant,
         grad_sample_mode, seed,
     )  # fmt: skip
-    training._not_a_language_model(model)
-    training._learning_rate(lr, model)
+    not_a_language_model(model)
+    learning_rate(lr, model)
     X, y = arrays(data, "data")
-    X_t = training._rows_for(model, X, "data X")  # in the model's dtype, width checked
-    training._check_labels_fit(model, X_t, y, "data")
+    X_t = rows_for(model, X, "data X")  # in the model's dtype, width checked
+    check_labels_fit(model, X_t, y, "data")
     if target_epsilon == math.inf:
         training.fit(model, (X, y), epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                      progress=False)  # fmt: skip
@@ -280,10 +283,10 @@ def fit_private_gan(
     target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, seed = _checked_settings(
         target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, accountant, "hooks", seed
     )
-    training._learning_rate(lr, generator)
-    training._learning_rate(lr, discriminator)
+    learning_rate(lr, generator)
+    learning_rate(lr, discriminator)
     # An array X, a Dataset or (X, y), as fit_gan takes; X in the discriminator's dtype.
-    X = training._gan_rows(generator, discriminator, features(data, "data"), "data")
+    X = gan_rows(generator, discriminator, features(data, "data"), "data")
     if target_epsilon == math.inf:
         generator, discriminator = training.fit_gan(
             generator, discriminator, data, epochs=epochs, batch_size=batch_size, lr=lr,
@@ -311,12 +314,12 @@ def fit_private_gan(
                 private.disable_hooks()  # the generator's step needs no per-example gradients
                 opt_g.zero_grad(set_to_none=True)
                 g_loss = _BCE(private(fake), torch.ones_like(fake[:, :1]))
-                training._check_finite(g_loss, lr)
+                check_finite(g_loss, lr)
                 g_loss.backward()
-                training._step(opt_g, lr)
+                step(opt_g, lr)
                 private.enable_hooks()
         private._close()
-        training._check_weights([*generator.parameters(), *discriminator.parameters()], lr)
+        check_weights([*generator.parameters(), *discriminator.parameters()], lr)
         epsilon = float(engine.get_epsilon(delta))
     return generator.eval(), discriminator.eval(), epsilon
 
@@ -350,18 +353,18 @@ def _private_discriminator_step(private, opt_d, real, fake, lr) -> None:
     private.disable_hooks()  # the generated rows' gradient: ordinary, no per-example copies
     fake_logits = private(fake)
     fake_loss = _BCE(fake_logits, torch.zeros_like(fake_logits))
-    training._check_finite(fake_loss, lr)
+    check_finite(fake_loss, lr)
     fake_grads = torch.autograd.grad(fake_loss, params)
     private.enable_hooks()
     opt_d.zero_grad(set_to_none=True)
     real_loss = _real_rows_loss(private, real)
-    training._check_finite(real_loss, lr)
+    check_finite(real_loss, lr)
     real_loss.backward()  # per-example gradients of the real rows only
     if opt_d.pre_step():  # clip each real row to C, sum, add N(0, σ²C²), divide by the batch size
         with torch.no_grad():
             for p, g in zip(params, fake_grads, strict=True):
                 p.grad.add_(g)
-        training._step(opt_d.original_optimizer, lr)
+        step(opt_d.original_optimizer, lr)
 
 
 def fit_private_lm(
@@ -406,7 +409,7 @@ def fit_private_lm(
         return training.fit_lm(model, texts, epochs=epochs, batch_size=batch_size, lr=lr,
                                seed=seed, progress=False), math.inf  # fmt: skip
     inputs, targets = model.encode(texts)
-    training._learning_rate(lr, model)
+    learning_rate(lr, model)
     epsilon = _train_private(
         model, TensorDataset(inputs, targets), sequence_loss,
         target_epsilon=target_epsilon, delta=delta, epochs=epochs, max_grad_norm=max_grad_norm,

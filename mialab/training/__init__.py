@@ -1,0 +1,45 @@
+"""Train models and read them: classifiers, GANs and character language models, on any device.
+
+One module per job: :mod:`~mialab.training.classifiers` (``fit``, ``learning_curves``,
+``fit_many``, ``predict_logits``), :mod:`~mialab.training.gans` (``fit_gan``, ``sample``),
+:mod:`~mialab.training.language` (``fit_lm``, ``token_logprobs``, ``generate``, ...), and what
+their loops share, :mod:`~mialab.training.loop` (``resolve_device``, ``batches``) and
+:mod:`~mialab.training.checks` (inputs checked against a model).
+
+Every function takes ``device=`` (``"cpu"`` by default, ``"cuda"``, ``"auto"``, a
+``torch.device``): it trains or computes there, and returns models on the CPU and NumPy arrays.
+"""
+
+from mialab.training.classifiers import (
+    balanced_in_mask,
+    fit,
+    fit_many,
+    learning_curves,
+    predict_logits,
+)
+from mialab.training.gans import fit_gan, sample
+from mialab.training.language import (
+    complete,
+    fit_lm,
+    generate,
+    token_logprobs,
+    total_logprobs,
+)
+from mialab.training.loop import batches, resolve_device
+
+__all__ = [
+    "resolve_device",
+    "batches",
+    "fit",
+    "learning_curves",
+    "fit_many",
+    "balanced_in_mask",
+    "predict_logits",
+    "fit_gan",
+    "sample",
+    "fit_lm",
+    "token_logprobs",
+    "total_logprobs",
+    "generate",
+    "complete",
+]
