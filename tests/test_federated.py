@@ -592,6 +592,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(ready, what: str, *, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < end, f"{what} not ready after {timeout:g} s"
+        time.sleep(0.2)
+
+
 def stop(processes):
     """Stop the given processes and everything they started; return what is still alive."""
     family = []
@@ -665,7 +677,9 @@ def test_a_superlink_and_two_supernodes_on_loopback_run_the_app(tmp_path):
                     f"partition-id={k} num-partitions=2",
                 )
             )
-        time.sleep(3)
+        # The SuperLink may take several seconds to start on a busy machine; the ServerApp then
+        # waits for both SuperNodes itself.
+        wait_until(lambda: listening(link_port), "the SuperLink", timeout=120)
         submit = subprocess.run(
             [
                 str(bin_dir / "flwr"),
