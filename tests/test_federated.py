@@ -353,6 +353,23 @@ def test_model_fn_is_called_with_no_arguments_and_builds_the_initial_global_mode
     assert all(torch.equal(run.states[0][k], v) for k, v in MLP().state_dict().items())
 
 
+def test_local_training_runs_on_the_device_given_and_the_run_is_the_same(hospitals):
+    clients, *_ = hospitals
+    runs = [
+        federated.run_federated(
+            MLP,
+            clients[:2],
+            settings=Settings(rounds=1),
+            local_update=federated.local_fit(device=device),
+        )
+        for device in ("cpu", torch.device("cpu"))
+    ]
+    for a, b in zip(runs[0].states, runs[1].states, strict=True):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="device"):
+        federated.local_fit(device="cuda:99")
+
+
 class FlowerRecords(logging.Handler):
     """Collects what Flower logs (its logger may not propagate to the root logger)."""
 

@@ -15,6 +15,7 @@ from functools import cache, partial
 
 import numpy as np
 import pytest
+import torch
 from probing import assert_accepts, assert_rejects
 
 from mialab import data, models, training
@@ -176,6 +177,7 @@ BAD = {
     ("local_fit", "lr"): BAD_POSITIVE,
     ("local_fit", "batch_size"): BAD_COUNTS,
     ("local_fit", "seed"): BAD_SEEDS,
+    ("local_fit", "device"): {"str": "gpu", "None": None, "int": 0, "no such CUDA": "cuda:99"},
     ("ScreenedRecording", "strategy"): {"None": None, "str": "fedavg", "class": FedAvg},
     ("ScreenedRecording", "reject_factor"): BAD_POSITIVE,
     ("LocalGrid", "client"): {"None": None, "function": lambda message, context: message},
@@ -217,6 +219,7 @@ VALID = {
     ("local_fit", "lr"): {"np.float32": np.float32(0.01)},
     ("local_fit", "batch_size"): {"np.int64": np.int64(4)},
     ("local_fit", "seed"): {"np.int64": np.int64(5), "largest": 2**32 - 1},
+    ("local_fit", "device"): {"auto": "auto", "torch.device": torch.device("cpu")},
     ("ScreenedRecording", "reject_factor"): {"np.float32": np.float32(5.0), "int": 5},
     ("LocalGrid", "n_nodes"): {"np.int64": np.int64(2)},
     ("FederatedRun.global_model", "server_round"): {"np.int64": np.int64(0), "last": -1},
@@ -248,6 +251,7 @@ def test_valid_variants_are_accepted(name, argument, value):
     if name == "local_fit":  # the update it returns trains, also from the largest seed
         model = out(MLP(), CLIENTS[0], client=1, server_round=3)
         assert np.isfinite(training.predict_logits(model, X)).all()
+        assert {p.device.type for p in model.parameters()} == {"cpu"}
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))

@@ -106,12 +106,15 @@ log = logging.getLogger(__name__)
 LocalUpdate = Callable[..., nn.Module]
 
 
-def local_fit(epochs: int = 1, lr: float = 1e-3, batch_size: int = 32, seed: int = 0):
+def local_fit(
+    *, epochs: int = 1, lr: float = 1e-3, batch_size: int = 32, seed: int = 0, device="cpu"
+):
     """The default local training of a client: ``epochs`` of Adam with :func:`~mialab.training.fit`.
 
     Returns a function ``update(model, data, *, client, server_round)`` that trains the global
-    model on the client's data in place and returns it; the seed differs per client and round.
-    Write your own with the same signature to make a client misbehave, or to train differently.
+    model on the client's data and returns it (on the CPU, whatever ``device`` it trained on:
+    ``"cpu"``, ``"cuda"``, ``"auto"``, ...); the seed differs per client and round. Write your
+    own with the same signature to make a client misbehave, or to train differently.
 
     Example:
         >>> import mialab as ml
@@ -121,6 +124,7 @@ def local_fit(epochs: int = 1, lr: float = 1e-3, batch_size: int = 32, seed: int
     """
     epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
     lr, seed = positive_number(lr, "lr"), seed_value(seed)
+    device = training.resolve_device(device)
 
     def update(model: nn.Module, data: Dataset, *, client: int, server_round: int) -> nn.Module:
         return training.fit(
@@ -130,6 +134,7 @@ def local_fit(epochs: int = 1, lr: float = 1e-3, batch_size: int = 32, seed: int
             lr=lr,
             batch_size=batch_size,
             seed=(seed + 1000 * server_round + client) % 2**32,
+            device=device,
             progress=False,  # a bar per client and round would only clutter a run's output
         )
 
