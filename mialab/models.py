@@ -187,7 +187,7 @@ class _Block(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, width = x.shape
         q, k, v = (
-            t.reshape(batch, length, self.heads, -1).transpose(1, 2)
+            t.reshape(batch, length, self.heads, width // self.heads).transpose(1, 2)
             for t in self.qkv(self.norm1(x)).split(width, dim=2)
         )
         attended = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)

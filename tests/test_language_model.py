@@ -8,6 +8,7 @@ import torch
 
 import mialab as ml
 from mialab.defenses import dp
+from mialab.defenses.dp import DPSettings
 
 TEMPLATE = "Note for patient ID {}: call the family before discharge."
 
@@ -35,9 +36,8 @@ def test_token_logprobs_are_the_models_next_character_probabilities(alphabet):
 def test_language_model_training_is_seeded_and_names_bad_text(alphabet):
     def weights(seed):
         model = ml.training.fit_lm(
-            ml.models.char_lm(alphabet, width=16), ["abc", "cab"], epochs=2, seed=seed,
-            progress=False,
-        )  # fmt: skip
+            ml.models.char_lm(alphabet, width=16), ["abc", "cab"], epochs=2, seed=seed
+        )
         return torch.cat([p.flatten() for p in model.parameters()])
 
     assert torch.equal(weights(0), weights(0)) and not torch.equal(weights(0), weights(1))
@@ -56,7 +56,7 @@ def test_a_canary_seen_16_times_is_exposed_and_dp_sgd_hides_it(notes, alphabet):
     texts = inserted.text.tolist() + members[members.secret == ""].text.tolist()[:300]
     rng = np.random.default_rng(0)
     others = ["-".join(map(str, rng.integers(0, 10, 6))) for _ in range(1000)]
-    recipe = dict(epochs=8, batch_size=64, lr=1e-2, accountant="rdp", seed=0)
+    recipe = dict(epochs=8, batch_size=64, lr=1e-2, seed=0)
 
     def mean_exposure(model, *repeat_counts):
         """Mean estimated exposure (bits) of the secrets inserted k times, for each k given."""
@@ -71,11 +71,12 @@ def test_a_canary_seen_16_times_is_exposed_and_dp_sgd_hides_it(notes, alphabet):
         ]  # fmt: skip
 
     plain, _ = dp.fit_private_lm(
-        ml.models.char_lm(alphabet), texts, target_epsilon=math.inf, **recipe
+        ml.models.char_lm(alphabet), texts, privacy=DPSettings(target_epsilon=math.inf), **recipe
     )
     private, epsilon = dp.fit_private_lm(
-        ml.models.char_lm(alphabet), texts, target_epsilon=1.0, **recipe
-    )
+        ml.models.char_lm(alphabet), texts,
+        privacy=DPSettings(target_epsilon=1.0, accountant="rdp"), **recipe,
+    )  # fmt: skip
     once, sixteen = mean_exposure(plain, 1, 16)
     assert sixteen > once + 4, (once, sixteen)  # measured 1.4 and 11.3 bits
     (hidden,) = mean_exposure(private, 16)
@@ -85,15 +86,13 @@ def test_a_canary_seen_16_times_is_exposed_and_dp_sgd_hides_it(notes, alphabet):
 
 def _total_logprobs(model, secrets):
     """Each secret's canary text, scored whole: its total log-probability under ``model``."""
-    texts = [TEMPLATE.format(s) for s in secrets]
-    return np.array([lp.sum() for lp in ml.training.token_logprobs(model, texts)])
+    return ml.training.total_logprobs(model, [TEMPLATE.format(s) for s in secrets])
 
 
 def test_generation_is_seeded_and_greedy_at_temperature_zero(alphabet):
     model = ml.training.fit_lm(
-        ml.models.char_lm(alphabet), ["Note 1.", "Note 2.", "Note 3."] * 10, epochs=10,
-        progress=False,
-    )  # fmt: skip
+        ml.models.char_lm(alphabet), ["Note 1.", "Note 2.", "Note 3."] * 10, epochs=10
+    )
     first = ml.training.generate(model, 20, prefix="No", seed=0)
     assert first == ml.training.generate(model, 20, prefix="No", seed=0)
     assert first != ml.training.generate(model, 20, prefix="No", seed=1)

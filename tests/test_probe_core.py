@@ -55,6 +55,7 @@ PROBED = {
     training.total_logprobs,
     training.generate,
     training.complete,
+    dp.DPSettings,
     dp.check_private,
     dp.fit_private,
     dp.fit_private_gan,
@@ -91,7 +92,8 @@ def _digits(n=40):
 # A valid call per callable, as a function of keyword overrides. Models are built afresh for
 # every call (training changes them). DP calls share one (ε, δ, rate, epochs) so Opacus' noise
 # search runs once and is remembered.
-DP = {"target_epsilon": 2.0, "epochs": 1, "accountant": "rdp"}
+DP = {"privacy": dp.DPSettings(target_epsilon=2.0, accountant="rdp"), "epochs": 1}
+BAD_PRIVACY = {"number": 2.0, "None": None, "dict": {"target_epsilon": 2.0}}
 CALLS = {
     "Dataset": lambda **kw: data.Dataset(
         **{"X": X, "y": Y, "name": "tiny", "class_names": ("a", "b"), **kw}
@@ -163,6 +165,9 @@ CALLS = {
     "generate": lambda **kw: training.generate(**{"model": lm(), "n": 2, "max_chars": 4, **kw}),
     "complete": lambda **kw: training.complete(
         **{"model": lm(), "prefix": "a", "max_chars": 4, **kw}
+    ),
+    "DPSettings": lambda **kw: dp.DPSettings(
+        **{"target_epsilon": None if "noise_multiplier" in kw else 2.0, **kw}
     ),
     "check_private": lambda **kw: dp.check_private(**{"model": mlp(), **kw}),
     "fit_private": lambda **kw: dp.fit_private(
@@ -399,35 +404,45 @@ BAD = {
         "language model": lm(),
     },  # fmt: skip
     ("fit_private", "data"): {"array": X, "None": None},
-    ("fit_private", "target_epsilon"): BAD_EPSILON,
-    ("fit_private", "delta"): {**BAD_POSITIVE, "one": 1.0, "above one": 2.0},
+    ("DPSettings", "target_epsilon"): BAD_EPSILON,
+    ("DPSettings", "noise_multiplier"): {
+        "negative": -1.0,
+        "NaN": math.nan,
+        "inf": math.inf,
+        "str": "1",
+        "bool": True,
+        "None": None,
+    },  # fmt: skip
+    ("DPSettings", "delta"): {**BAD_POSITIVE, "one": 1.0, "above one": 2.0},
+    ("DPSettings", "max_grad_norm"): BAD_POSITIVE,
+    ("DPSettings", "accountant"): {"unknown": "gdp", "None": None},
+    ("fit_private", "privacy"): BAD_PRIVACY,
     ("fit_private", "epochs"): BAD_COUNTS,
-    ("fit_private", "max_grad_norm"): BAD_POSITIVE,
     ("fit_private", "batch_size"): BAD_COUNTS,
     ("fit_private", "lr"): {**BAD_POSITIVE, "1e300": 1e300},
-    ("fit_private", "accountant"): {"unknown": "gdp", "None": None},
     ("fit_private", "grad_sample_mode"): {"unknown": "x", "None": None},
     ("fit_private", "seed"): BAD_SEEDS,
+    ("fit_private", "device"): BAD_DEVICES,
+    ("fit_private", "progress"): BAD_PROGRESS,
     ("fit_private_gan", "generator"): NOT_MODULES,
     ("fit_private_gan", "discriminator"): {**NOT_MODULES, "two logits": mlp()},
     ("fit_private_gan", "data"): {k: v for k, v in FEATURE_CASES.items() if k != "too short"},
-    ("fit_private_gan", "target_epsilon"): BAD_EPSILON,
-    ("fit_private_gan", "delta"): {**BAD_POSITIVE, "one": 1.0},
+    ("fit_private_gan", "privacy"): BAD_PRIVACY,
     ("fit_private_gan", "epochs"): BAD_COUNTS,
-    ("fit_private_gan", "max_grad_norm"): BAD_POSITIVE,
     ("fit_private_gan", "batch_size"): BAD_COUNTS,
     ("fit_private_gan", "lr"): BAD_POSITIVE,
-    ("fit_private_gan", "accountant"): {"unknown": "gdp"},
     ("fit_private_gan", "seed"): BAD_SEEDS,
+    ("fit_private_gan", "device"): BAD_DEVICES,
+    ("fit_private_gan", "progress"): BAD_PROGRESS,
     ("fit_private_lm", "model"): {**NOT_MODULES, "classifier": mlp()},
     ("fit_private_lm", "texts"): TEXT_CASES,
-    ("fit_private_lm", "target_epsilon"): BAD_EPSILON,
-    ("fit_private_lm", "delta"): {**BAD_POSITIVE, "one": 1.0},
+    ("fit_private_lm", "privacy"): BAD_PRIVACY,
     ("fit_private_lm", "epochs"): BAD_COUNTS,
-    ("fit_private_lm", "max_grad_norm"): BAD_POSITIVE,
     ("fit_private_lm", "batch_size"): BAD_COUNTS,
     ("fit_private_lm", "lr"): BAD_POSITIVE,
     ("fit_private_lm", "seed"): BAD_SEEDS,
+    ("fit_private_lm", "device"): BAD_DEVICES,
+    ("fit_private_lm", "progress"): BAD_PROGRESS,
 }
 # X and labels inside the (X, labels) tuple of the training functions, named
 # "<argument> X/labels".
@@ -511,13 +526,18 @@ VALID = {
         "large": 1e300,
     },  # fmt: skip
     ("generate", "prefix"): {"empty": "", "np.str_": np.str_("a")},
-    ("fit_private", "target_epsilon"): {
+    ("DPSettings", "target_epsilon"): {
         "np.float32(inf)": np.float32(np.inf),
         "inf": math.inf,
         "np.float32": np.float32(2.0),
         "int": 2,
     },  # fmt: skip
-    ("fit_private", "delta"): {"np.float32": np.float32(1e-5)},
+    ("DPSettings", "delta"): {"np.float32": np.float32(1e-5)},
+    ("fit_private", "privacy"): {
+        "inf": dp.DPSettings(target_epsilon=np.float32(np.inf)),
+        "noise-free twin": dp.DPSettings(noise_multiplier=0),
+        "noise multiplier": dp.DPSettings(noise_multiplier=np.float32(1.0), accountant="rdp"),
+    },  # fmt: skip
     ("fit_private", "model"): {"float64": mlp().double(), "single logit": nn.Linear(4, 1)},
     ("fit_private", "data"): {
         "Dataset": tiny(),
@@ -526,8 +546,14 @@ VALID = {
     },  # fmt: skip
     ("fit_private", "batch_size"): {"np.int64": np.int64(4)},
     ("fit_private_gan", "data"): {**valid_variants(X), "Dataset": tiny(), "tuple": (X, Y)},
-    ("fit_private_gan", "target_epsilon"): {"np.float32(inf)": np.float32(np.inf)},
-    ("fit_private_lm", "target_epsilon"): {"np.float32(inf)": np.float32(np.inf)},
+    ("fit_private_gan", "privacy"): {
+        "inf": dp.DPSettings(target_epsilon=math.inf),
+        "noise-free twin": dp.DPSettings(noise_multiplier=0),
+    },  # fmt: skip
+    ("fit_private_lm", "privacy"): {
+        "inf": dp.DPSettings(target_epsilon=math.inf),
+        "noise-free twin": dp.DPSettings(noise_multiplier=0),
+    },  # fmt: skip
     ("fit_private_lm", "texts"): TEXT_VARIANTS,
 }
 

@@ -4,6 +4,8 @@ DP-SGD (Abadi et al. 2016) clips each example's gradient to ``max_grad_norm`` an
 noise to the sum; Opacus does both, samples each batch by Poisson sampling (each record joins a
 step with probability batch_size / n) and finds the noise that reaches ``target_epsilon`` after
 ``epochs`` with its accountant. The ε returned is the accountant's own figure for the whole run.
+The privacy settings are one :class:`DPSettings`, given as ``privacy=`` to :func:`fit_private`,
+:func:`fit_private_gan` and :func:`fit_private_lm`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import functools
 import math
 import warnings
+from dataclasses import dataclass
 
 import torch
 from opacus import PrivacyEngine
@@ -19,22 +22,120 @@ from opacus.accountants.utils import get_noise_multiplier
 from opacus.validators import ModuleValidator
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+from tqdm.auto import tqdm
 
 from mialab import training
 from mialab._checks import is_number, positive_int, positive_number, seed_value
 from mialab.data import arrays, features
-from mialab.models import CharLM, latent_dim, sequence_loss
-from mialab.training.checks import check_labels_fit, not_a_language_model, rows_for, two_columns
+from mialab.models import latent_dim, sequence_loss
+from mialab.training.checks import (
+    char_lm,
+    check_labels_fit,
+    not_a_language_model,
+    rows_for,
+    two_columns,
+)
 from mialab.training.gans import gan_rows
-from mialab.training.loop import check_finite, check_weights, learning_rate, step
+from mialab.training.loop import (
+    check_finite,
+    check_weights,
+    learning_rate,
+    on_device,
+    resolve_device,
+    step,
+    tqdm_disable,
+)
 
-__all__ = ["check_private", "fit_private", "fit_private_gan", "fit_private_lm"]
+__all__ = ["DPSettings", "check_private", "fit_private", "fit_private_gan", "fit_private_lm"]
 
 ACCOUNTANTS = ("prv", "rdp")
 # Above this ε the guarantee bounds nothing (e^100 ≈ 2.7e43), and Opacus' noise search slows to
 # minutes (the PRV accountant's grid grows with ε: 42 s for one step of the search at ε = 1000).
 MAX_EPSILON = 100.0
 GRAD_SAMPLE_MODES = ("hooks", "functorch", "ew")
+
+
+@dataclass(frozen=True)
+class DPSettings:
+    """The privacy of a DP-SGD run: give ``target_epsilon`` or ``noise_multiplier``, not both.
+
+    Args:
+        target_epsilon: ε to reach after the run's epochs, in (0, 100]; Opacus finds the noise.
+            ``math.inf`` trains without DP at all (the plain loop of :mod:`mialab.training`, with
+            the same optimiser and epochs), so an ε sweep can include its non-private end.
+        delta: δ in (0, 1); keep it below 1/n.
+        max_grad_norm: C, the bound on each example's gradient norm.
+        accountant: ``"prv"`` (Gopi et al. 2021, tight) or ``"rdp"`` (Mironov 2017).
+        noise_multiplier: σ, the noise's standard deviation in units of C, instead of a target:
+            the ε reported is the accountant's for it. ``0`` is the clipped, noise-free twin of a
+            DP run (same Poisson batches, same clipping, no noise; ε is infinite), which isolates
+            what the noise does.
+
+    Example:
+        >>> DPSettings(target_epsilon=2.0)
+        DPSettings(target_epsilon=2.0, delta=1e-05, max_grad_norm=1.0, accountant='prv', noise_multiplier=None)
+        >>> DPSettings(noise_multiplier=0).private
+        False
+    """  # noqa: E501
+
+    target_epsilon: float | None = None
+    delta: float = 1e-5
+    max_grad_norm: float = 1.0
+    accountant: str = "prv"
+    noise_multiplier: float | None = None
+
+    def __post_init__(self):
+        if (self.target_epsilon is None) == (self.noise_multiplier is None):
+            raise ValueError("give exactly one of target_epsilon and noise_multiplier")
+        if self.target_epsilon is not None:
+            self._set("target_epsilon", _target_epsilon(self.target_epsilon))
+        else:
+            sigma = self.noise_multiplier
+            if not is_number(sigma):
+                raise TypeError(f"noise_multiplier must be a number, got {type(sigma).__name__}")
+            if not (math.isfinite(sigma) and sigma >= 0):
+                raise ValueError(f"noise_multiplier must be a finite number ≥ 0, got {sigma}")
+            self._set("noise_multiplier", float(sigma))
+        if not is_number(self.delta):
+            raise TypeError(f"delta must be a number, got {type(self.delta).__name__}")
+        if not 0 < self.delta < 1:
+            raise ValueError(f"delta must lie in (0, 1) (keep it below 1/n), got {self.delta}")
+        self._set("delta", float(self.delta))
+        self._set("max_grad_norm", positive_number(self.max_grad_norm, "max_grad_norm"))
+        if not isinstance(self.accountant, str) or self.accountant not in ACCOUNTANTS:
+            raise ValueError(f"accountant must be one of {ACCOUNTANTS}, got {self.accountant!r}")
+
+    def _set(self, name: str, value) -> None:
+        object.__setattr__(self, name, value)
+
+    @property
+    def private(self) -> bool:
+        """Whether the run is DP at all: noise is added (a finite ε or a noise multiplier > 0)."""
+        if self.target_epsilon is not None:
+            return self.target_epsilon != math.inf
+        return self.noise_multiplier > 0
+
+
+def _target_epsilon(value) -> float:
+    if is_number(value) and value == math.inf:
+        return math.inf  # np.float32(inf) too: train without DP
+    value = positive_number(value, "target_epsilon")
+    if value > MAX_EPSILON:
+        raise ValueError(
+            f"target_epsilon must be at most {MAX_EPSILON:g}, got {value:g}: a guarantee of "
+            "e^100 bounds nothing, and the noise search for it runs for minutes; "
+            "DPSettings(target_epsilon=math.inf) trains without DP (same optimiser and epochs)"
+        )
+    return value
+
+
+def _privacy(privacy) -> DPSettings:
+    if not isinstance(privacy, DPSettings):
+        raise TypeError(
+            "privacy must be a mialab.defenses.dp.DPSettings, e.g. DPSettings(target_epsilon=2.0), "
+            f"got {type(privacy).__name__}"
+        )
+    return privacy
 
 
 @contextlib.contextmanager
@@ -60,84 +161,66 @@ def _noise_multiplier(target_epsilon, delta, sample_rate, epochs, accountant) ->
     )
 
 
-def _make_private(module, optimizer, dataset, *, target_epsilon, delta, epochs, max_grad_norm,
-                  batch_size, accountant, grad_sample_mode, seed):  # fmt: skip
-    """Opacus' module, optimiser and Poisson loader for a run that reaches ``target_epsilon``."""
+def _make_private(module, optimizer, dataset, *, privacy: DPSettings, epochs, batch_size,
+                  grad_sample_mode, seed, device):  # fmt: skip
+    """Opacus' module, optimiser and Poisson loader for a run with ``privacy``'s noise."""
     sampling = torch.Generator().manual_seed(seed)
     loader = DataLoader(dataset, batch_size=batch_size, generator=sampling)
+    if privacy.noise_multiplier is None:
+        # Opacus' own rule (make_private_with_epsilon): Poisson rate 1 / batches per epoch.
+        sigma = _noise_multiplier(privacy.target_epsilon, privacy.delta, 1 / len(loader), epochs,
+                                  privacy.accountant)  # fmt: skip
+    else:
+        sigma = privacy.noise_multiplier
     module.train()
-    engine = PrivacyEngine(accountant=accountant)
+    engine = PrivacyEngine(accountant=privacy.accountant)
     private, optimizer, loader = engine.make_private(
         module=module,
         optimizer=optimizer,
         data_loader=loader,
-        # Opacus' own rule (make_private_with_epsilon): Poisson rate 1 / batches per epoch.
-        noise_multiplier=_noise_multiplier(
-            target_epsilon, delta, 1 / len(loader), epochs, accountant
-        ),
-        max_grad_norm=max_grad_norm,
-        noise_generator=torch.Generator().manual_seed(seed + 1),
+        noise_multiplier=sigma,
+        max_grad_norm=privacy.max_grad_norm,
+        # On the device the gradients are on (Opacus draws the noise there).
+        noise_generator=torch.Generator(device=device).manual_seed(seed + 1),
         grad_sample_mode=grad_sample_mode,
     )
     return private, optimizer, loader, engine
+
+
+def _epsilon(engine: PrivacyEngine, privacy: DPSettings) -> float:
+    """The accountant's ε for the run; infinite for the noise-free twin."""
+    return float(engine.get_epsilon(privacy.delta)) if privacy.private else math.inf
 
 
 def _classifier_loss(model, X_batch, y_batch) -> torch.Tensor:
     return nn.functional.cross_entropy(two_columns(model(X_batch)), y_batch)
 
 
-def _train_private(model, dataset, batch_loss, *, lr, epochs, delta, **privacy) -> float:
-    """DP-SGD with Adam: ``batch_loss(private_model, *batch)`` each step; returns the ε spent."""
-    with _quiet_opacus():
+def _train_private(model, dataset, batch_loss, *, privacy, epochs, batch_size, lr,
+                   grad_sample_mode, seed, device, desc, disable) -> float:  # fmt: skip
+    """DP-SGD with Adam on ``device``: ``batch_loss(private_model, *batch)`` each step; returns
+    the ε spent. An empty Poisson draw still takes its step: the clipped sum of no gradients is
+    zero, so the step adds the noise only (skipping it would reveal that the draw was empty)."""
+    with _quiet_opacus(), on_device(device, model):
         private, optimizer, loader, engine = _make_private(
-            model, torch.optim.Adam(model.parameters(), lr=lr), dataset, epochs=epochs,
-            delta=delta, **privacy,
+            model, torch.optim.Adam(model.parameters(), lr=lr), dataset, privacy=privacy,
+            epochs=epochs, batch_size=batch_size, grad_sample_mode=grad_sample_mode, seed=seed,
+            device=device,
         )  # fmt: skip
-        for _ in range(epochs):
+        for _ in tqdm(range(epochs), desc=desc, disable=disable):
             for batch in loader:
-                if len(batch[0]) == 0:  # Poisson sampling can draw an empty batch
-                    continue
+                batch = [tensor.to(device) for tensor in batch]
                 optimizer.zero_grad(set_to_none=True)
-                loss = batch_loss(private, *batch)
+                if len(batch[0]):
+                    loss = batch_loss(private, *batch)
+                else:  # zero, with a graph through the model: per-example gradients of none
+                    loss = private(batch[0]).sum()
                 check_finite(loss, lr)
                 loss.backward()
                 step(optimizer, lr)
-        private._close()  # remove Opacus' hooks: the module is an ordinary model again
+        private.to_standard_module()  # Opacus' hooks removed: an ordinary model again
         check_weights(model.parameters(), lr)
-        return float(engine.get_epsilon(delta))
-
-
-def _checked_settings(target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, accountant,
-                      grad_sample_mode, seed) -> tuple:  # fmt: skip
-    if accountant not in ACCOUNTANTS:
-        raise ValueError(f"accountant must be one of {ACCOUNTANTS}, got {accountant!r}")
-    if grad_sample_mode not in GRAD_SAMPLE_MODES:
-        raise ValueError(
-            f"grad_sample_mode must be one of {GRAD_SAMPLE_MODES}, got {grad_sample_mode!r}"
-        )
-    if is_number(target_epsilon) and target_epsilon == math.inf:
-        target_epsilon = math.inf  # np.float32(inf) too: train without noise
-    else:
-        target_epsilon = positive_number(target_epsilon, "target_epsilon")
-        if target_epsilon > MAX_EPSILON:
-            raise ValueError(
-                f"target_epsilon must be at most {MAX_EPSILON:g}, got {target_epsilon:g}: a "
-                "guarantee of e^100 bounds nothing, and the noise search for it runs for minutes; "
-                "pass math.inf to train without noise (same optimiser and epochs)"
-            )
-    if not is_number(delta):
-        raise TypeError(f"delta must be a number, got {type(delta).__name__}")
-    if not 0 < delta < 1:
-        raise ValueError(f"delta must lie in (0, 1) (keep it below 1/n), got {delta}")
-    return (
-        target_epsilon,
-        float(delta),
-        positive_int(epochs, "epochs"),
-        positive_number(max_grad_norm, "max_grad_norm"),
-        positive_int(batch_size, "batch_size"),
-        positive_number(lr, "lr"),
-        seed_value(seed),
-    )
+        return _epsilon(engine, privacy)
 
 
 def check_private(model: nn.Module) -> None:
@@ -168,69 +251,67 @@ def fit_private(
     model: nn.Module,
     data,
     *,
-    target_epsilon: float,
-    delta: float = 1e-5,
+    privacy: DPSettings,
     epochs: int = 30,
-    max_grad_norm: float = 1.0,
     batch_size: int = 64,
     lr: float = 1e-3,
-    accountant: str = "prv",
-    grad_sample_mode: str = "hooks",
     seed: int = 0,
+    grad_sample_mode: str = "hooks",
+    device="cpu",
+    progress: bool | None = None,
 ) -> tuple[nn.Module, float]:
     """Train ``model`` in place with DP-SGD (Adam as the update rule) to (ε, δ)-DP.
 
-    ``target_epsilon=math.inf`` trains without privacy, with the same optimiser and epochs
-    (:func:`mialab.training.fit`), so an ε sweep can include its non-private end. A finite ε may
-    be at most ``MAX_EPSILON`` (100): beyond it the guarantee means nothing and Opacus' search
-    for the noise takes minutes.
-
     Args:
         model: a torch module Opacus supports (:func:`check_private`).
-        data: a :class:`~mialab.data.Dataset` or a tuple ``(X, y)``.
-        target_epsilon: ε to reach after ``epochs``, in (0, 100], or ``math.inf``.
-        delta: δ in (0, 1); keep it below 1/n.
+        data: a :class:`~mialab.data.Dataset` or a tuple ``(X, labels)``.
+        privacy: the :class:`DPSettings` (ε or noise multiplier, δ, C, accountant).
         epochs: passes over the data (in expectation: batches are Poisson-sampled).
-        max_grad_norm: C, the bound on each example's gradient norm.
         batch_size: expected batch size; the sampling rate is batch_size / n.
         lr: Adam's learning rate.
-        accountant: ``"prv"`` (Gopi et al. 2021, tight) or ``"rdp"`` (Mironov 2017).
+        seed: seeds the batch sampling and the noise; same seed, same model.
         grad_sample_mode: how Opacus gets per-example gradients (``"hooks"``, ``"functorch"``,
             ``"ew"``).
-        seed: seeds the batch sampling and the noise; same seed, same model.
+        device: where to train (see :func:`mialab.training.resolve_device`); the model comes
+            back on the CPU. The noise is drawn on the device, so a seed gives other noise on a
+            GPU than on the CPU.
+        progress: show a progress bar (None: on a terminal or in a notebook only).
 
     Returns:
-        ``(model, epsilon)``: the trained model (the object passed in) and the ε the accountant
-        reports for the run.
+        ``(model, epsilon)``: the trained model (the object passed in), in eval mode, and the ε
+        the accountant reports for the run (infinite without noise).
 
     Example:
         >>> import mialab as ml
         >>> digits = ml.data.load("digits").subset(range(300))
-        >>> model, epsilon = fit_private(ml.models.mlp(64, 10), digits, target_epsilon=2.0,
-        ...                              epochs=2)
+        >>> model, epsilon = fit_private(ml.models.mlp(64, 10), digits,
+        ...                              privacy=DPSettings(target_epsilon=2.0), epochs=2)
         >>> round(epsilon, 1)
         2.0
     """
     check_private(model)
-    target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, seed = _checked_settings(
-        target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, accountant,
-        grad_sample_mode, seed,
-    )  # fmt: skip
+    privacy = _privacy(privacy)
+    epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
+    lr, seed = positive_number(lr, "lr"), seed_value(seed)
+    if grad_sample_mode not in GRAD_SAMPLE_MODES:
+        raise ValueError(
+            f"grad_sample_mode must be one of {GRAD_SAMPLE_MODES}, got {grad_sample_mode!r}"
+        )
+    device, disable = resolve_device(device), tqdm_disable(progress)
     not_a_language_model(model)
     learning_rate(lr, model)
-    X, y = arrays(data, "data")
+    X, labels = arrays(data, "data")
     X_t = rows_for(model, X, "data X")  # in the model's dtype, width checked
-    check_labels_fit(model, X_t, y, "data")
-    if target_epsilon == math.inf:
-        training.fit(model, (X, y), epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                     progress=False)  # fmt: skip
-        return model.eval(), math.inf
-    X, y = X_t, torch.from_numpy(y).long()
+    check_labels_fit(model, X_t, labels, "data")
+    if privacy.target_epsilon == math.inf:
+        training.fit(model, (X, labels), epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                     device=device, progress=progress)  # fmt: skip
+        return model, math.inf
     epsilon = _train_private(
-        model, TensorDataset(X, y), _classifier_loss,
-        target_epsilon=target_epsilon, delta=delta, epochs=epochs, max_grad_norm=max_grad_norm,
-        batch_size=batch_size, lr=lr, accountant=accountant, grad_sample_mode=grad_sample_mode,
-        seed=seed,
+        model, TensorDataset(X_t, torch.from_numpy(labels).long()), _classifier_loss,
+        privacy=privacy, epochs=epochs, batch_size=batch_size, lr=lr,
+        grad_sample_mode=grad_sample_mode, seed=seed, device=device, desc="training with DP-SGD",
+        disable=disable,
     )  # fmt: skip
     return model.eval(), epsilon
 
@@ -240,14 +321,13 @@ def fit_private_gan(
     discriminator: nn.Module,
     data,
     *,
-    target_epsilon: float,
-    delta: float = 1e-5,
+    privacy: DPSettings,
     epochs: int = 200,
-    max_grad_norm: float = 1.0,
     batch_size: int = 64,
     lr: float = 2e-4,
-    accountant: str = "prv",
     seed: int = 0,
+    device="cpu",
+    progress: bool | None = None,
 ) -> tuple[nn.Module, nn.Module, float]:
     """Train a GAN with DP-SGD on the discriminator only (Xie et al. 2018), in place.
 
@@ -262,17 +342,18 @@ def fit_private_gan(
     :func:`mialab.training.fit_gan` (loss on real rows plus loss on generated rows,
     non-saturating generator loss, Adam with β₁ = 0.5).
 
-    ``data`` is a :class:`~mialab.data.Dataset`, ``(X, y)`` (labels ignored) or an array X.
+    ``data`` is a :class:`~mialab.data.Dataset`, ``(X, labels)`` (labels ignored) or an array X;
+    ``privacy``, ``device`` and ``progress`` as in :func:`fit_private`.
 
     Returns:
-        ``(generator, discriminator, epsilon)``, trained, in eval mode; ε is the accountant's
-        figure for the steps taken at the Poisson rate used.
+        ``(generator, discriminator, epsilon)``, trained, on the CPU, in eval mode; ε is the
+        accountant's figure for the steps taken at the Poisson rate used.
 
     Example:
         >>> import mialab as ml
         >>> g, d = ml.models.gan(64)
         >>> g, d, epsilon = fit_private_gan(g, d, ml.data.load("digits").subset(range(256)),
-        ...                                 target_epsilon=4.0, epochs=2)
+        ...                                 privacy=DPSettings(target_epsilon=4.0), epochs=2)
         >>> round(epsilon, 1)
         4.0
     """
@@ -280,37 +361,38 @@ def fit_private_gan(
         if not isinstance(module, nn.Module):
             raise TypeError(f"{name} must be a torch nn.Module, got {type(module).__name__}")
     check_private(discriminator)
-    target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, seed = _checked_settings(
-        target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, accountant, "hooks", seed
-    )
+    privacy = _privacy(privacy)
+    epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
+    lr, seed = positive_number(lr, "lr"), seed_value(seed)
+    device, disable = resolve_device(device), tqdm_disable(progress)
     learning_rate(lr, generator)
     learning_rate(lr, discriminator)
-    # An array X, a Dataset or (X, y), as fit_gan takes; X in the discriminator's dtype.
+    # An array X, a Dataset or (X, labels), as fit_gan takes; X in the discriminator's dtype.
     X = gan_rows(generator, discriminator, features(data, "data"), "data")
-    if target_epsilon == math.inf:
+    if privacy.target_epsilon == math.inf:
         generator, discriminator = training.fit_gan(
             generator, discriminator, data, epochs=epochs, batch_size=batch_size, lr=lr,
-            seed=seed, progress=False,
+            seed=seed, device=device, progress=progress,
         )  # fmt: skip
         return generator, discriminator, math.inf
     noise_width = latent_dim(generator)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
-    generator.train()
-    with _quiet_opacus(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed + 2)  # the generator's noise
+    noise = torch.Generator().manual_seed(seed + 2)  # the generator's input, drawn on the CPU
+    with _quiet_opacus(), on_device(device, generator, discriminator):
+        opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
+        generator.train()
         private, opt_d, loader, engine = _make_private(
             discriminator,
             torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999)),
-            TensorDataset(X), target_epsilon=target_epsilon, delta=delta, epochs=epochs,
-            max_grad_norm=max_grad_norm, batch_size=batch_size, accountant=accountant,
-            grad_sample_mode="hooks", seed=seed,
+            TensorDataset(X), privacy=privacy, epochs=epochs, batch_size=batch_size,
+            grad_sample_mode="hooks", seed=seed, device=device,
         )  # fmt: skip
         # A fixed count, not len(real): how many records the Poisson draw picked is private too.
         n_fake = max(1, opt_d.expected_batch_size)
-        for _ in range(epochs):
+        for _ in tqdm(range(epochs), desc="training GAN with DP-SGD", disable=disable):
             for (real,) in loader:  # an empty draw still takes its (noise-only) step
-                fake = generator(torch.randn(n_fake, noise_width, dtype=X.dtype))
-                _private_discriminator_step(private, opt_d, real, fake.detach(), lr)
+                latent = torch.randn(n_fake, noise_width, dtype=X.dtype, generator=noise)
+                fake = generator(latent.to(device))
+                _private_discriminator_step(private, opt_d, real.to(device), fake.detach(), lr)
                 private.disable_hooks()  # the generator's step needs no per-example gradients
                 opt_g.zero_grad(set_to_none=True)
                 g_loss = _BCE(private(fake), torch.ones_like(fake[:, :1]))
@@ -318,9 +400,9 @@ def fit_private_gan(
                 g_loss.backward()
                 step(opt_g, lr)
                 private.enable_hooks()
-        private._close()
+        private.to_standard_module()
         check_weights([*generator.parameters(), *discriminator.parameters()], lr)
-        epsilon = float(engine.get_epsilon(delta))
+        epsilon = _epsilon(engine, privacy)
     return generator.eval(), discriminator.eval(), epsilon
 
 
@@ -371,48 +453,47 @@ def fit_private_lm(
     model: nn.Module,
     texts,
     *,
-    target_epsilon: float,
-    delta: float = 1e-5,
+    privacy: DPSettings,
     epochs: int = 20,
-    max_grad_norm: float = 1.0,
     batch_size: int = 32,
     lr: float = 3e-3,
-    accountant: str = "prv",
     seed: int = 0,
+    device="cpu",
+    progress: bool | None = None,
 ) -> tuple[nn.Module, float]:
     """Train a character language model (:func:`mialab.models.char_lm`) with DP-SGD.
 
     A text is the unit of privacy: each text's gradient is clipped to ``max_grad_norm`` and the
     noise is calibrated to ``target_epsilon`` over ``epochs`` (Poisson-sampled batches of texts).
     A canary repeated k times is k texts, so its protection is that of a group of k: about k·ε
-    (lesson 06 measures it). ``target_epsilon=math.inf`` trains without noise.
+    (lesson 06 measures it). ``privacy``, ``device`` and ``progress`` as in :func:`fit_private`;
+    ``DPSettings(noise_multiplier=0)`` gives the clipped, noise-free twin of a DP run.
 
     Returns:
-        ``(model, epsilon)``, the model in eval mode.
+        ``(model, epsilon)``, the model on the CPU, in eval mode.
 
     Example:
         >>> from mialab import models
         >>> lm, epsilon = fit_private_lm(models.char_lm("\\nab"), ["ab", "ba"] * 20,
-        ...                              target_epsilon=4.0, epochs=2)
+        ...                              privacy=DPSettings(target_epsilon=4.0), epochs=2)
         >>> round(epsilon, 1)
         4.0
     """
-    if not isinstance(model, CharLM):
-        raise TypeError(
-            f"model must be a mialab CharLM (mialab.models.char_lm), got {type(model).__name__}"
-        )
+    char_lm(model)
     check_private(model)
-    target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, seed = _checked_settings(
-        target_epsilon, delta, epochs, max_grad_norm, batch_size, lr, accountant, "hooks", seed
-    )
-    if target_epsilon == math.inf:
-        return training.fit_lm(model, texts, epochs=epochs, batch_size=batch_size, lr=lr,
-                               seed=seed, progress=False), math.inf  # fmt: skip
+    privacy = _privacy(privacy)
+    epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
+    lr, seed = positive_number(lr, "lr"), seed_value(seed)
+    device, disable = resolve_device(device), tqdm_disable(progress)
+    if privacy.target_epsilon == math.inf:
+        model = training.fit_lm(model, texts, epochs=epochs, batch_size=batch_size, lr=lr,
+                                seed=seed, device=device, progress=progress)  # fmt: skip
+        return model, math.inf
     inputs, targets = model.encode(texts)
     learning_rate(lr, model)
     epsilon = _train_private(
-        model, TensorDataset(inputs, targets), sequence_loss,
-        target_epsilon=target_epsilon, delta=delta, epochs=epochs, max_grad_norm=max_grad_norm,
-        batch_size=batch_size, lr=lr, accountant=accountant, grad_sample_mode="hooks", seed=seed,
+        model, TensorDataset(inputs, targets), sequence_loss, privacy=privacy, epochs=epochs,
+        batch_size=batch_size, lr=lr, grad_sample_mode="hooks", seed=seed, device=device,
+        desc="training language model with DP-SGD", disable=disable,
     )  # fmt: skip
     return model.eval(), epsilon
