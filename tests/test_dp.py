@@ -56,6 +56,9 @@ def test_a_layer_opacus_cannot_train_is_named(members):
         dp.fit_private(model, members, privacy=DPSettings(target_epsilon=1.0))
     with pytest.raises(TypeError, match="privacy must be a mialab.defenses.dp.DPSettings"):
         dp.fit_private(ml.models.mlp(64, 10), members, privacy=1.0)
+    trained = ml.training.fit(ml.models.mlp(64, 10), members, epochs=1)  # in eval mode
+    dp.check_private(trained)
+    assert not trained.training  # checked, and left in its mode
 
 
 def test_settings_are_checked_when_built_naming_the_field():

@@ -237,7 +237,12 @@ def check_private(model: nn.Module) -> None:
     for name, layer in model.named_modules():
         if any(True for _ in layer.children()):
             continue  # containers: their leaves are checked one by one
-        errors = ModuleValidator.validate(layer, strict=False)
+        mode = layer.training
+        layer.train()  # DP-SGD trains in train mode: a model in eval mode is no error here
+        try:
+            errors = ModuleValidator.validate(layer, strict=False)
+        finally:
+            layer.train(mode)
         if errors:
             reason = str(errors[0]).split(". ")[0].strip("\"'")
             raise ValueError(
