@@ -87,3 +87,30 @@ def test_subset_refuses_indices_that_select_nothing_or_out_of_range(digits):
     for indices, error, message in cases:
         with pytest.raises(error, match=message):
             small.subset(indices)
+
+
+def test_arrays_and_features_check_a_tuple_and_pass_a_dataset_through(digits):
+    X, labels = ml.data.arrays(digits)
+    assert X is digits.X and labels is digits.y
+    X, labels = ml.data.arrays(([[0, 1], [2, 3]], np.array([1, 0], dtype=np.int32)), "pool")
+    assert X.dtype == np.float64 and labels.dtype == np.int64 and labels.tolist() == [1, 0]
+    assert ml.data.features(digits) is digits.X
+    np.testing.assert_array_equal(ml.data.features([[0.5, 1.0]]), [[0.5, 1.0]])
+    cases = [
+        (lambda: ml.data.arrays(digits.X), TypeError, r"data must be a mialab Dataset or a tuple"),
+        (lambda: ml.data.arrays((digits.X, digits.y[:3]), "pool"), ValueError, "pool X has"),
+        (lambda: ml.data.arrays((digits.X, digits.y * 0.5)), TypeError, "data labels must hold"),
+        (lambda: ml.data.features(np.zeros(3), "data"), ValueError, "data must have 2"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()
+
+
+def test_membership_labels_are_members_first(digits):
+    is_member = ml.data.membership_labels(3, 2)
+    assert is_member.dtype == bool and is_member.tolist() == [True, True, True, False, False]
+    split = ml.data.membership_split(digits, n_members=100, seed=0)
+    np.testing.assert_array_equal(split.candidates()[2], ml.data.membership_labels(100, 100))
+    with pytest.raises(ValueError, match="n_nonmembers must be at least 1"):
+        ml.data.membership_labels(3, 0)
