@@ -238,9 +238,9 @@ class CharLM(nn.Module):
         return self.out(self.norm(hidden))
 
     def encode(self, texts, name: str = "texts") -> tuple[torch.Tensor, torch.Tensor]:
-        """Texts as padded ``(inputs, targets)``: "\\n" + text + "\\n", targets shifted by one.
+        """Texts as padded ``(tokens, targets)``: "\\n" + text + "\\n", targets shifted by one.
 
-        ``inputs`` holds character indices (``pad`` after a text's end); ``targets`` the next
+        ``tokens`` holds character indices (``pad`` after a text's end); ``targets`` the next
         character at each position, -100 (ignored by :func:`sequence_loss`) after the end.
 
         Args:
@@ -249,8 +249,8 @@ class CharLM(nn.Module):
             name: what to call ``texts`` in error messages.
 
         Example:
-            >>> inputs, targets = char_lm("\\nab").encode(["ab", "b"])
-            >>> inputs.tolist(), targets.tolist()
+            >>> tokens, targets = char_lm("\\nab").encode(["ab", "b"])
+            >>> tokens.tolist(), targets.tolist()
             ([[0, 1, 2], [0, 2, 3]], [[1, 2, 0], [2, 0, -100]])
         """
         if getattr(texts, "ndim", None) == 1:  # a numpy array or a pandas Series
@@ -274,16 +274,16 @@ class CharLM(nn.Module):
                     f"{self.context - 1} (its context)"
                 )
         width = max(len(r) for r in rows) - 1
-        inputs = torch.full((len(rows), width), self.pad, dtype=torch.long)
+        tokens = torch.full((len(rows), width), self.pad, dtype=torch.long)
         targets = torch.full((len(rows), width), -100, dtype=torch.long)
         for i, row in enumerate(rows):
-            inputs[i, : len(row) - 1] = torch.tensor(row[:-1])
+            tokens[i, : len(row) - 1] = torch.tensor(row[:-1])
             targets[i, : len(row) - 1] = torch.tensor(row[1:])
-        return inputs, targets
+        return tokens, targets
 
 
-def sequence_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean next-character cross-entropy of ``model(inputs)`` over the real (not padded)
+def sequence_loss(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean next-character cross-entropy of ``model(tokens)`` over the real (not padded)
     positions of ``targets`` (as :meth:`CharLM.encode` makes them).
 
     ``model`` is a :class:`CharLM` or anything that calls one (Opacus' wrapper of it).
@@ -293,12 +293,12 @@ def sequence_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor)
         >>> bool(sequence_loss(lm, *lm.encode(["ab"])) > 0)
         True
     """
-    for name, tensor in (("inputs", inputs), ("targets", targets)):
+    for name, tensor in (("tokens", tokens), ("targets", targets)):
         if not isinstance(tensor, torch.Tensor) or tensor.dtype != torch.long or tensor.ndim != 2:
             raise TypeError(f"{name} must be a 2-D tensor of character indices (CharLM.encode)")
-    if inputs.shape != targets.shape:
-        raise ValueError(f"inputs has shape {tuple(inputs.shape)}, targets {tuple(targets.shape)}")
-    logits = model(inputs)
+    if tokens.shape != targets.shape:
+        raise ValueError(f"tokens has shape {tuple(tokens.shape)}, targets {tuple(targets.shape)}")
+    logits = model(tokens)
     return nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100
     )

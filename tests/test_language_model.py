@@ -116,13 +116,13 @@ def test_generation_is_seeded_and_greedy_at_temperature_zero(alphabet):
 def test_sequence_loss_is_the_mean_negative_log_probability_of_the_real_characters(alphabet):
     model = ml.models.char_lm(alphabet, width=16, seed=1)
     texts = ["a note", "ab", "Note for patient 7."]
-    inputs, targets = model.encode(texts)
-    assert inputs.shape == targets.shape == (3, len(texts[2]) + 1)
+    tokens, targets = model.encode(texts)
+    assert tokens.shape == targets.shape == (3, len(texts[2]) + 1)
     assert (targets == -100).sum() == 2 * len(texts[2]) - len(texts[0]) - len(texts[1])
     with torch.no_grad():
-        loss = ml.models.sequence_loss(model, inputs, targets)
+        loss = ml.models.sequence_loss(model, tokens, targets)
     by_text = ml.training.token_logprobs(model, texts)
     assert [len(lp) for lp in by_text] == [len(t) + 1 for t in texts]
     np.testing.assert_allclose(float(loss), -np.concatenate(by_text).mean(), rtol=1e-5)
-    with pytest.raises(ValueError, match="inputs has shape"):
-        ml.models.sequence_loss(model, inputs, targets[:1])
+    with pytest.raises(ValueError, match="tokens has shape"):
+        ml.models.sequence_loss(model, tokens, targets[:1])

@@ -126,7 +126,7 @@ CALLS = {
     ),
     "latent_dim": lambda **kw: models.latent_dim(**{"generator": gan()[0], **kw}),
     "sequence_loss": lambda **kw: models.sequence_loss(
-        **{"model": lm(), "inputs": lm().encode(TEXTS)[0], "targets": lm().encode(TEXTS)[1], **kw}
+        **{"model": lm(), "tokens": lm().encode(TEXTS)[0], "targets": lm().encode(TEXTS)[1], **kw}
     ),
     "resolve_device": lambda **kw: training.resolve_device(**{"device": "cpu", **kw}),
     "batches": lambda **kw: training.batches(
@@ -300,7 +300,7 @@ BAD = {
     ("char_lm", "context"): BAD_COUNTS,
     ("char_lm", "seed"): BAD_SEEDS,
     ("latent_dim", "generator"): {**NOT_MODULES, "no Linear layer": nn.Sequential(nn.ReLU())},
-    ("sequence_loss", "inputs"): {
+    ("sequence_loss", "tokens"): {
         "None": None,
         "floats": torch.zeros(3, 4),
         "1-D": torch.zeros(3, dtype=torch.long),

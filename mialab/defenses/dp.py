@@ -494,10 +494,10 @@ def fit_private_lm(
         model = training.fit_lm(model, texts, epochs=epochs, batch_size=batch_size, lr=lr,
                                 seed=seed, device=device, progress=progress)  # fmt: skip
         return model, math.inf
-    inputs, targets = model.encode(texts)
+    tokens, targets = model.encode(texts)
     learning_rate(lr, model)
     epsilon = _train_private(
-        model, TensorDataset(inputs, targets), sequence_loss, privacy=privacy, epochs=epochs,
+        model, TensorDataset(tokens, targets), sequence_loss, privacy=privacy, epochs=epochs,
         batch_size=batch_size, lr=lr, grad_sample_mode="hooks", seed=seed, device=device,
         desc="training language model with DP-SGD", disable=disable,
     )  # fmt: skip

@@ -52,23 +52,23 @@ def fit_lm(
         >>> [len(lp) for lp in token_logprobs(lm, ["ab"])]
         [3]
     """
-    inputs, targets = char_lm(model).encode(texts)
+    tokens, targets = char_lm(model).encode(texts)
     epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
     lr = learning_rate(lr, model)
     seed = seed_value(seed)
     device = resolve_device(device)
     disable = tqdm_disable(progress)
     with on_device(device, model):
-        inputs, targets = inputs.to(device), targets.to(device)
+        tokens, targets = tokens.to(device), targets.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         model.train()
         order = torch.Generator().manual_seed(seed)
         with seeded(seed, device):
             for _ in tqdm(range(epochs), desc="training language model", disable=disable):
-                for batch in batches(len(inputs), batch_size, generator=order):
+                for batch in batches(len(tokens), batch_size, generator=order):
                     batch = batch.to(device)
                     optimizer.zero_grad()
-                    loss = sequence_loss(model, inputs[batch], targets[batch])
+                    loss = sequence_loss(model, tokens[batch], targets[batch])
                     check_finite(loss, lr)
                     loss.backward()
                     step(optimizer, lr)
@@ -92,13 +92,13 @@ def token_logprobs(
         >>> [lp.shape for lp in token_logprobs(models.char_lm("\\nab"), ["ab", "b"])]
         [(3,), (2,)]
     """
-    inputs, targets = char_lm(model).encode(texts)
+    tokens, targets = char_lm(model).encode(texts)
     batch_size = positive_int(batch_size, "batch_size")
     device = resolve_device(device)
     out = []
     with on_device(device, model, back_home=True), evaluating(model):
-        for start in range(0, len(inputs), batch_size):
-            logits = model(inputs[start : start + batch_size].to(device))
+        for start in range(0, len(tokens), batch_size):
+            logits = model(tokens[start : start + batch_size].to(device))
             logp = torch.log_softmax(logits, dim=-1).cpu()
             tgt = targets[start : start + batch_size]
             picked = logp.gather(2, tgt.clamp(min=0).unsqueeze(-1)).squeeze(-1)
@@ -155,8 +155,8 @@ def generate(
         raise TypeError(f"prefix must be a string, got {type(prefix).__name__}")
     sampling = torch.Generator().manual_seed(seed_value(seed))
     device = resolve_device(device)
-    inputs, _ = model.encode([prefix], "prefix")
-    tokens = inputs[:, : len(prefix) + 1].repeat(n, 1)  # the leading newline and the prefix
+    encoded, _ = model.encode([prefix], "prefix")
+    tokens = encoded[:, : len(prefix) + 1].repeat(n, 1)  # the leading newline and the prefix
     newline = model.alphabet.index("\n")
     ended = torch.zeros(n, dtype=torch.bool)
     with on_device(device, model, back_home=True), evaluating(model):
