@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from mialab.attacks import loss_score
+from mialab.data import membership_labels
 from mialab.exercises.framework import Exercise, call_for_array, call_for_number
 
 __all__ = ["q1", "q2", "q3"]
@@ -133,7 +134,7 @@ def _tpr_at_fpr_cases():
     # (0, 0), (0.2, 1/3), (0.4, 2/3), (0.6, 1), whose middle points drop_intermediate removes.
     ties = (np.array([3, 3, 2, 2, 1, 1, 0, 0.0]), np.array([1, 0, 1, 0, 1, 0, 0, 0], bool))
     rng = np.random.default_rng(3)
-    is_member = np.r_[np.ones(200, bool), np.zeros(200, bool)]
+    is_member = membership_labels(200, 200)
     scores = np.round(rng.normal(size=400) + 0.8 * is_member, 1)  # rounding makes ties
     return [
         ("8 tied scores", *ties, (0.2, 0.4, 0.6)),
