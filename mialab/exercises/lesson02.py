@@ -18,8 +18,8 @@ __all__ = ["q1", "q2", "q3"]
 # q1: the gap attack's advantage ---------------------------------------------------------------
 
 
-def gap_advantage_solution(predicted, labels, is_member):
-    correct = np.asarray(predicted) == np.asarray(labels)
+def gap_advantage_solution(predicted_labels, labels, is_member):
+    correct = np.asarray(predicted_labels) == np.asarray(labels)
     is_member = np.asarray(is_member, dtype=bool)
     return correct[is_member].mean() - correct[~is_member].mean()  # train acc - test acc
 
