@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_curve
 
+from mialab.data import membership_labels
 from mialab.exercises.framework import Exercise, call_for_number, call_student
 
 __all__ = ["q1", "q2"]
@@ -23,7 +24,7 @@ def advantage_solution(scores, is_member):
 
 def _check_advantage(function):
     rng = np.random.default_rng(7)
-    is_member = np.r_[np.ones(50, bool), np.zeros(50, bool)]
+    is_member = membership_labels(50, 50)
     scores = rng.normal(size=100) + is_member
     value, problem = call_for_number(function, scores.copy(), is_member.copy())
     if problem:
