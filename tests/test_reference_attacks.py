@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 import mialab as ml
 from mialab.attacks import RMIA, LiRA, ShadowModelAttack, lira_statistic
@@ -387,10 +388,33 @@ def test_the_classes_follow_scikit_learns_style_and_lira_is_offline_by_default(s
         assert not hasattr(attack, "score")  # scikit-learn's score is one number, not scores
         params = list(inspect.signature(attack.fit).parameters)
         assert params[1:4] == ["reference_logits", "reference_in_mask", "labels"]
+    for attack in (LiRA, RMIA):  # per-record statistics: they score the records fit saw
         assert "labels" not in inspect.signature(attack.score_samples).parameters
+    # The shadow classifiers score any records, given their labels; by default those of fit.
+    assert inspect.signature(ShadowModelAttack.score_samples).parameters["labels"].default is None
     assert LiRA().online is False and RMIA().online is False
     ref, target = p["ref"], p["target"]
     offline = LiRA(online=False).fit(ref, p["mask"], p["labels"]).score_samples(target)
     default = LiRA().fit(ref, p["mask"], p["labels"])
     assert default.mean_in_ is None
     np.testing.assert_array_equal(default.score_samples(target), offline)
+
+
+def test_the_shadow_attack_scores_records_its_shadow_models_never_saw(small_problem):
+    p = small_problem
+    ref, target = p["ref"][:, :, 0], p["target"][:, 0]  # one query per record
+    attack = ShadowModelAttack(per_class=False).fit(ref, p["mask"], p["labels"])
+    fitted = attack.score_samples(target)
+    np.testing.assert_array_equal(attack.score_samples(target, p["labels"]), fitted)
+    # Other records (here the first three, reversed): the same classifier, row by row.
+    rows = [2, 1, 0]
+    np.testing.assert_array_equal(
+        attack.score_samples(target[rows], p["labels"][rows]), fitted[rows]
+    )
+    with pytest.raises(ValueError, match="logits"):
+        attack.score_samples(target[:2])  # other records need their labels
+    per_class = ShadowModelAttack(estimator=LogisticRegression()).fit(ref, p["mask"], p["labels"])
+    unseen = sorted(set(range(ref.shape[-1])) - set(p["labels"].tolist()))
+    if unseen:  # a class no shadow record had: no classifier for it
+        with pytest.raises(ValueError, match="labels has classes fit"):
+            per_class.score_samples(target[:1], unseen[:1])

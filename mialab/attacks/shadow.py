@@ -15,7 +15,7 @@ from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.neural_network import MLPClassifier
 
-from mialab._checks import boolean, logits_matrix, reference_inputs, seed_value
+from mialab._checks import boolean, labelled_logits, logits_matrix, reference_inputs, seed_value
 
 __all__ = ["ShadowModelAttack"]
 
@@ -108,28 +108,45 @@ class ShadowModelAttack:
     def _width(self, n_classes: int) -> int:
         return n_classes if self.top_k is None else self.top_k
 
-    def score_samples(self, logits) -> np.ndarray:
+    def score_samples(self, logits, labels=None) -> np.ndarray:
         """The attack classifiers' probability that each record was IN the target's training set.
 
+        The classifiers learned what membership looks like in a model's outputs, so they can
+        score any records, not only those given to ``fit`` (Shokri et al. attack records the
+        shadow models never saw).
+
         Args:
-            logits: the target's ``(n, n_classes)`` logits on the records given to ``fit``, in
-                the same order.
+            logits: the target's ``(n, n_classes)`` logits on the records to score.
+            labels: their true labels; None scores the records given to ``fit``, in order.
 
         Returns:
             float64 scores in [0, 1] of shape ``(n,)``; higher = more likely a member.
         """
         if not hasattr(self, "classifiers_"):
             raise RuntimeError("call fit() before score_samples()")
-        logits = logits_matrix(logits)
-        if logits.shape != (len(self.labels_), self.n_classes_):
-            raise ValueError(
-                f"logits must have shape {(len(self.labels_), self.n_classes_)}, one row per "
-                f"record given to fit() and its classes; got {logits.shape}"
-            )
+        if labels is None:
+            logits = logits_matrix(logits)
+            if logits.shape != (len(self.labels_), self.n_classes_):
+                raise ValueError(
+                    f"logits must have shape {(len(self.labels_), self.n_classes_)}, one row per "
+                    f"record given to fit() and its classes, or come with their labels; got "
+                    f"{logits.shape}"
+                )
+            labels = self.labels_
+        else:
+            logits, labels = labelled_logits(logits, labels)
+            if logits.shape[1] != self.n_classes_:
+                raise ValueError(
+                    f"logits must have {self.n_classes_} classes like those given to fit(), "
+                    f"got {logits.shape[1]}"
+                )
+            unseen = sorted(set(labels.tolist()) - set(self.classifiers_)) if self.per_class else []
+            if unseen:
+                raise ValueError(f"labels has classes fit() never saw: {unseen}")
         features = self._features(logits)
         scores = np.empty(len(logits))
         for group, classifier in self.classifiers_.items():
-            rows = np.ones(len(logits), bool) if group is None else self.labels_ == group
+            rows = np.ones(len(logits), bool) if group is None else labels == group
             member_column = list(classifier.classes_).index(True)
             scores[rows] = classifier.predict_proba(features[rows])[:, member_column]
         return scores
