@@ -11,11 +11,9 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from sklearn import datasets as sk_datasets
-from sklearn.model_selection import train_test_split
 
 from mialab import _clinical_notes
 from mialab._checks import (
@@ -28,6 +26,9 @@ from mialab._checks import (
     seed_value,
     to_numpy,
 )
+
+if TYPE_CHECKING:
+    import pandas
 
 __all__ = [
     "Dataset",
@@ -215,6 +216,8 @@ def load(name: str) -> Dataset:
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, got {type(name).__name__}")
+    from sklearn import datasets as sk_datasets  # here: scikit-learn takes seconds to import
+
     if name == "digits":
         raw = sk_datasets.load_digits()
         return Dataset(
@@ -287,7 +290,7 @@ def _generate_notes(path: Path) -> None:
     )
 
 
-def load_notes(path: str | os.PathLike | None = None) -> pd.DataFrame:
+def load_notes(path: str | os.PathLike | None = None) -> pandas.DataFrame:
     """Lesson 06's synthetic clinical notes, after checking the file's sha256.
 
     One row per note: ``id, split, template, date, secret, repeats, text``. ``split`` is
@@ -328,7 +331,9 @@ def load_notes(path: str | os.PathLike | None = None) -> pd.DataFrame:
             f"was generated, so lesson 06's numbers would not hold. Delete it; load_notes() "
             f"then writes a fresh copy to {_notes_cache()}"
         )
-    return pd.read_csv(path, keep_default_na=False)
+    import pandas  # here: pandas takes a while to import
+
+    return pandas.read_csv(path, keep_default_na=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -398,6 +403,8 @@ def membership_split(
             f"n_members={n_members} leaves too little population: at most "
             f"{(n - dataset.n_classes) // 2} for {n} records"
         )
+    from sklearn.model_selection import train_test_split  # here: slow to import
+
     indices = np.arange(n)
     candidates, population = train_test_split(
         indices, train_size=2 * n_members, stratify=dataset.y, random_state=seed

@@ -11,9 +11,9 @@ import copy
 import inspect
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
@@ -42,6 +42,9 @@ from mialab.training.loop import (
     step,
     tqdm_disable,
 )
+
+if TYPE_CHECKING:
+    import pandas
 
 __all__ = ["balanced_in_mask", "fit", "fit_many", "learning_curves", "predict_logits"]
 
@@ -99,7 +102,7 @@ def learning_curves(
     seed: int = 0,
     device="cpu",
     progress: bool | None = None,
-) -> pd.DataFrame:
+) -> pandas.DataFrame:
     """Train ``model`` in place exactly as :func:`fit` does, and return its per-epoch curves.
 
     Args:
@@ -142,7 +145,9 @@ def learning_curves(
 
     _train(model, data, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
            seed=seed, device=device, progress=progress, after_epoch=record)  # fmt: skip
-    return pd.DataFrame(rows)
+    import pandas  # here: pandas takes a while to import
+
+    return pandas.DataFrame(rows)
 
 
 def _train(model, data, *, epochs, batch_size, lr, weight_decay, seed, device, progress,
