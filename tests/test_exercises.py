@@ -206,7 +206,7 @@ def test_lesson02_accepts_solutions_and_rejects_typical_mistakes():
 
 def test_lesson03_accepts_solutions_and_rejects_typical_mistakes():
     positive = lambda X, s: -lesson03.gan_leaks_solution(X, s)  # noqa: E731
-    closed_ball = lambda d, eps: (np.asarray(d) <= eps).mean(axis=1)  # noqa: E731
+    closed_ball = lambda d, radius: (np.asarray(d) <= radius).mean(axis=1)  # noqa: E731
     summed = lambda scores, sets: np.asarray(scores)[np.asarray(sets)].sum(axis=1)  # noqa: E731
     assert "minus the distance" in lesson03.q1.check(positive).message
     assert "open" in lesson03.q2.check(closed_ball).message

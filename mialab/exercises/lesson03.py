@@ -45,30 +45,30 @@ q1 = Exercise(
 )
 
 
-def monte_carlo_solution(distances, epsilon):
-    return (np.asarray(distances) < epsilon).mean(axis=1)  # share of samples inside the ball
+def monte_carlo_solution(distances, radius):
+    return (np.asarray(distances) < radius).mean(axis=1)  # share of samples inside the ball
 
 
 def _check_monte_carlo(function):
     rng = np.random.default_rng(6)
-    distances = np.round(rng.uniform(0, 2, size=(10, 25)), 1)  # rounded: some equal ε exactly
+    distances = np.round(rng.uniform(0, 2, size=(10, 25)), 1)  # rounded: some equal the radius
     value, problem = call_for_array(function, (10,), distances.copy(), 1.0)
     if problem:
         return problem
     expected = monte_carlo_solution(distances, 1.0)
     if np.allclose(value, (distances <= 1.0).mean(axis=1)):
-        return "the ball is open: a sample at distance exactly ε does not count."
+        return "the ball is open: a sample at distance exactly the radius does not count."
     if np.allclose(value, (distances < 1.0).sum(axis=1)):
         return "return the share of samples (divide by m), not their count."
     if not np.allclose(value, expected):
-        return "not yet: for each record, the fraction of samples closer than ε."
+        return "not yet: for each record, the fraction of samples closer than the radius."
     return None
 
 
 q2 = Exercise(
     "q2",
     _check_monte_carlo,
-    hint="Compare the (n, m) distance matrix with ε and average each row.",
+    hint="Compare the (n, m) distance matrix with the radius and average each row.",
     solution=monte_carlo_solution,
 )
 
