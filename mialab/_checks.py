@@ -28,15 +28,21 @@ def to_numpy(value, name: str) -> np.ndarray:
     return array
 
 
-def float_array(value, name: str, *, ndim: int) -> np.ndarray:
-    """A finite float64 array with ``ndim`` dimensions and at least one row."""
+# Records: rows (n, d), or images (n, h, w) / (n, c, h, w) for a convolutional model.
+RECORD_DIMS = (2, 3, 4)
+
+
+def float_array(value, name: str, *, ndim: int | tuple[int, ...]) -> np.ndarray:
+    """A finite float64 array with ``ndim`` dimensions (or one of several) and at least one row."""
     array = to_numpy(value, name)
     if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
         raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}")
     if np.issubdtype(array.dtype, np.complexfloating):
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    if array.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {array.shape}")
+    allowed = ndim if isinstance(ndim, tuple) else (ndim,)
+    if array.ndim not in allowed:
+        expected = " or ".join(map(str, allowed))
+        raise ValueError(f"{name} must have {expected} dimension(s), got shape {array.shape}")
     if array.shape[0] == 0:
         raise ValueError(f"{name} is empty")
     array = array.astype(np.float64)

@@ -17,6 +17,7 @@ import numpy as np
 
 from mialab import _clinical_notes
 from mialab._checks import (
+    RECORD_DIMS,
     float_array,
     int_labels,
     int_pair,
@@ -141,7 +142,8 @@ def arrays(data, name: str = "data") -> tuple[np.ndarray, np.ndarray]:
     """Features and labels ``(X, labels)`` of a :class:`Dataset` or of a tuple ``(X, labels)``.
 
     A Dataset's arrays are returned as they are (already checked when it was built); a tuple's
-    are checked: ``X`` finite float64 of shape ``(n, d)``, ``labels`` ints ≥ 0 of shape ``(n,)``.
+    are checked: ``X`` finite float64 of shape ``(n, d)`` (or images, ``(n, h, w)`` or
+    ``(n, c, h, w)``, for a convolutional model), ``labels`` ints ≥ 0 of shape ``(n,)``.
     Errors name ``"<name> X"`` or ``"<name> labels"``.
 
     Args:
@@ -162,7 +164,7 @@ def arrays(data, name: str = "data") -> tuple[np.ndarray, np.ndarray]:
         return data.X, data.y
     if not (isinstance(data, tuple) and len(data) == 2):
         raise TypeError(f"{name} must be a mialab Dataset or a tuple (X, labels)")
-    X = float_array(data[0], f"{name} X", ndim=2)
+    X = float_array(data[0], f"{name} X", ndim=RECORD_DIMS)
     labels = int_labels(data[1], f"{name} labels")
     same_length(**{f"{name} X": X, f"{name} labels": labels})
     return X, labels

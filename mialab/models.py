@@ -41,8 +41,8 @@ def mlp(
 
     Example:
         >>> model = mlp(64, 10, hidden=(32,))
-        >>> model(torch.zeros(5, 64)).shape
-        torch.Size([5, 10])
+        >>> model(torch.zeros(5, 64)).shape, model(torch.zeros(5, 8, 8)).shape
+        (torch.Size([5, 10]), torch.Size([5, 10]))
     """
     widths = [positive_int(n_features, "n_features")]
     if not isinstance(hidden, (tuple, list)):
@@ -67,7 +67,7 @@ def cnn(
     channels: tuple[int, int] = (16, 32),
     seed: int = 0,
 ) -> nn.Sequential:
-    """A two-layer convolutional network for small grey images given as flat rows.
+    """A two-layer convolutional network for small grey images: rows or ``(h, w)`` images.
 
     Args:
         n_classes: number of output logits.
@@ -76,7 +76,8 @@ def cnn(
         seed: seed of the initial weights.
 
     Returns:
-        An ``nn.Sequential`` mapping ``(n, height * width)`` to ``(n, n_classes)``.
+        An ``nn.Sequential`` mapping ``(n, height * width)``, ``(n, height, width)`` or
+        ``(n, 1, height, width)`` to ``(n, n_classes)``.
 
     Example:
         >>> model = cnn(10)
@@ -89,6 +90,7 @@ def cnn(
 
     def build():
         return nn.Sequential(
+            nn.Flatten(),  # rows and images alike
             nn.Unflatten(1, (1, height, width)),
             nn.Conv2d(1, c1, 3, padding=1),
             nn.ReLU(),

@@ -414,7 +414,9 @@ def _reference_models(train_reference, X, labels, n_references, seed, device, pr
     disable = None if progress is None else not progress
     models = [
         train_reference(seed=seed + i).fit(X[mask], labels[mask])
-        for i, mask in enumerate(tqdm(in_mask, desc="reference models", disable=disable))
+        for i, mask in enumerate(
+            tqdm(in_mask, desc="reference models", disable=disable, leave=False)
+        )
     ]
     return models, in_mask
 
@@ -654,7 +656,7 @@ def audit_model(
     level = 1 - (1 - confidence) / n_distinct  # Bonferroni: all the bounds hold together
     results, bounds = [], []
     disable = None if progress is None else not progress
-    for name, score in tqdm(scores.items(), desc="attacks", disable=disable):
+    for name, score in tqdm(scores.items(), desc="attacks", disable=disable, leave=False):
         keep = scored[name]
         results.append(metrics.evaluate(score[keep], is_member[keep], name=name,
                                         confidence=confidence, seed=seed))  # fmt: skip

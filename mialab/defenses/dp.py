@@ -207,7 +207,7 @@ def _train_private(model, dataset, batch_loss, *, privacy, epochs, batch_size, l
             epochs=epochs, batch_size=batch_size, grad_sample_mode=grad_sample_mode, seed=seed,
             device=device,
         )  # fmt: skip
-        for _ in tqdm(range(epochs), desc=desc, disable=disable):
+        for _ in tqdm(range(epochs), desc=desc, disable=disable, leave=False):
             for batch in loader:
                 batch = [tensor.to(device) for tensor in batch]
                 optimizer.zero_grad(set_to_none=True)
@@ -393,7 +393,7 @@ def fit_private_gan(
         )  # fmt: skip
         # A fixed count, not len(real): how many records the Poisson draw picked is private too.
         n_fake = max(1, opt_d.expected_batch_size)
-        for _ in tqdm(range(epochs), desc="training GAN with DP-SGD", disable=disable):
+        for _ in tqdm(range(epochs), desc="training GAN with DP-SGD", disable=disable, leave=False):
             for (real,) in loader:  # an empty draw still takes its (noise-only) step
                 latent = torch.randn(n_fake, noise_width, dtype=X.dtype, generator=noise)
                 fake = generator(latent.to(device))

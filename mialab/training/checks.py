@@ -45,9 +45,9 @@ def rows_for(model: nn.Module, X: np.ndarray, name: str) -> torch.Tensor:
     A float32 model cannot take 1e300 (it becomes inf once cast), so values that overflow the
     model's dtype are refused here rather than turned into infinite logits.
     """
-    width = input_width(model)
-    if width is not None and X.shape[1] != width:
-        raise ValueError(f"{name} has {X.shape[1]} features per row, the model takes {width}")
+    width, features = input_width(model), int(np.prod(X.shape[1:]))
+    if width is not None and features != width:
+        raise ValueError(f"{name} has {features} features per record, the model takes {width}")
     dtype = model_dtype(model)
     X_t = torch.as_tensor(X, dtype=dtype)
     if not torch.isfinite(X_t).all():

@@ -19,7 +19,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
-from mialab._checks import float_array, positive_int, positive_number, seed_value
+from mialab._checks import RECORD_DIMS, float_array, positive_int, positive_number, seed_value
 from mialab.data import arrays
 from mialab.training.checks import (
     check_labels_fit,
@@ -175,7 +175,7 @@ def _train(model, data, *, epochs, batch_size, lr, weight_decay, seed, device, p
         loss_fn = nn.CrossEntropyLoss()
         order = torch.Generator().manual_seed(seed)
         with seeded(seed, device):
-            for epoch in tqdm(range(1, epochs + 1), desc="training", disable=disable):
+            for epoch in tqdm(range(1, epochs + 1), desc="training", disable=disable, leave=False):
                 model.train()
                 for batch in batches(len(labels_t), batch_size, generator=order):
                     batch = batch.to(device)
@@ -329,7 +329,7 @@ def fit_many(
 
     chunks = [range(i, min(i + chunk_size, n_models)) for i in range(0, n_models, chunk_size)]
     if executor is None:
-        for chunk in tqdm(chunks, desc="training reference models", disable=disable):
+        for chunk in tqdm(chunks, desc="training reference models", disable=disable, leave=False):
             chunk_models = [models[m] for m in chunk]
             chunk_seeds = [seeds[m] for m in chunk]
             _train_stacked(chunk_models, X, labels, in_mask[chunk], chunk_seeds, settings)
@@ -346,7 +346,9 @@ def fit_many(
             )  # fmt: skip
             for chunk in chunks
         ]
-        for chunk, job in zip(chunks, tqdm(jobs, desc="chunks", disable=disable), strict=True):
+        for chunk, job in zip(
+            chunks, tqdm(jobs, desc="chunks", disable=disable, leave=False), strict=True
+        ):
             for m, state in zip(chunk, job.result(), strict=True):
                 models[m].load_state_dict(state)
     for model in models:
@@ -444,7 +446,7 @@ def predict_logits(model, X, *, batch_size: int = 4096, device="cpu") -> np.ndar
         >>> predict_logits([models.mlp(4, 3), models.mlp(4, 3)], np.zeros((2, 4))).shape
         (2, 2, 3)
     """
-    X = float_array(X, "X", ndim=2)
+    X = float_array(X, "X", ndim=RECORD_DIMS)
     batch_size = positive_int(batch_size, "batch_size")
     device = resolve_device(device)
     if isinstance(model, Sequence) and not isinstance(model, nn.Module):

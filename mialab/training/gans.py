@@ -90,7 +90,7 @@ def fit_gan(
         discriminator.train()
         randomness = torch.Generator().manual_seed(seed)  # the batches and the noise
         with seeded(seed, device):
-            for _ in tqdm(range(epochs), desc="training GAN", disable=disable):
+            for _ in tqdm(range(epochs), desc="training GAN", disable=disable, leave=False):
                 for batch in batches(len(X_t), batch_size, generator=randomness):
                     real = X_t[batch.to(device)]
                     noise = torch.randn(len(real), noise_width, dtype=real.dtype,

@@ -64,7 +64,9 @@ def fit_lm(
         model.train()
         order = torch.Generator().manual_seed(seed)
         with seeded(seed, device):
-            for _ in tqdm(range(epochs), desc="training language model", disable=disable):
+            for _ in tqdm(
+                range(epochs), desc="training language model", disable=disable, leave=False
+            ):
                 for batch in batches(len(tokens), batch_size, generator=order):
                     batch = batch.to(device)
                     optimizer.zero_grad()
