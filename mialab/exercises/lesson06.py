@@ -1,4 +1,4 @@
-"""Exercises of lesson 06 (language models), and the noise-free twin of its DP-SGD run.
+"""Exercises of lesson 06 (language models).
 
 Example:
     >>> from mialab.exercises import lesson06
@@ -14,60 +14,7 @@ import numpy as np
 
 from mialab.exercises.framework import Exercise, call_for_number, call_student
 
-
-def fit_noise_free_twin(
-    model, texts, *, epochs: int, batch_size: int, lr: float, max_grad_norm: float = 1.0,
-    seed: int = 0,
-):  # fmt: skip
-    """DP-SGD as :func:`mialab.defenses.dp.fit_private_lm` runs it, with the noise multiplier 0.
-
-    The same Poisson-sampled batches (the sampler is seeded as there), each text's gradient
-    clipped to ``max_grad_norm``, the same Adam steps; only the Gaussian noise is left out, so a
-    comparison with the DP run isolates the noise. (No privacy: ε is infinite.)
-
-    Returns:
-        The model in eval mode.
-    """
-    import torch
-    from opacus import PrivacyEngine
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from mialab import training
-    from mialab.defenses import dp
-
-    dp.check_private(model)
-    inputs, targets = training._encoded(model, texts)
-    loader = DataLoader(
-        TensorDataset(inputs, targets),
-        batch_size=batch_size,
-        generator=torch.Generator().manual_seed(seed),  # as dp's: the same Poisson batches
-    )
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    with dp._quiet_opacus():
-        private, optimizer, loader = PrivacyEngine(accountant="rdp").make_private(
-            module=model,
-            optimizer=optimizer,
-            data_loader=loader,
-            noise_multiplier=0.0,
-            max_grad_norm=max_grad_norm,
-            noise_generator=torch.Generator().manual_seed(seed + 1),
-            grad_sample_mode="hooks",
-        )
-        for _ in range(epochs):
-            for batch in loader:
-                if len(batch[0]) == 0:  # Poisson sampling can draw an empty batch
-                    continue
-                optimizer.zero_grad(set_to_none=True)
-                loss = training._sequence_loss(private, *batch)
-                training._check_finite(loss, lr)
-                loss.backward()
-                training._step(optimizer, lr)
-        private._close()
-    return model.eval()
-
-
-__all__ = ["q1", "q2", "q3"]  # exercises only; fit_noise_free_twin serves the lesson
+__all__ = ["q1", "q2", "q3"]
 
 
 def min_k_solution(token_logprobs, k):
