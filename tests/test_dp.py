@@ -166,7 +166,7 @@ def test_float32_infinity_float64_models_and_arrays_train(members):
     model, epsilon = dp.fit_private(ml.models.mlp(64, 10).double(), members, privacy=two, epochs=1)
     assert next(model.parameters()).dtype == torch.float64 and epsilon <= 2.0
     assert np.isfinite(ml.training.predict_logits(model, members.X)).all()
-    with pytest.raises(ValueError, match="data X has 64 features per row, the model takes 5"):
+    with pytest.raises(ValueError, match="data X has 64 features per record, the model takes 5"):
         dp.fit_private(ml.models.mlp(5, 10), members, privacy=two)
     g, d = ml.models.gan(64)
     g, d, epsilon = dp.fit_private_gan(g, d, members.X, privacy=two, epochs=1)  # an array

@@ -58,6 +58,23 @@ def test_cnn_trains_on_digits(digits):
     assert (logits.argmax(1) == small.y).mean() > 0.8
 
 
+def test_a_cnn_takes_images_as_they_are_and_learns_what_it_learns_from_rows(digits):
+    rows = digits.subset(range(200))
+    images = rows.X.reshape(-1, 8, 8)
+    from_rows = ml.training.fit(ml.models.cnn(10, channels=(4, 8)), rows, epochs=3, seed=0)
+    from_images = ml.training.fit(
+        ml.models.cnn(10, channels=(4, 8)), (images, rows.y), epochs=3, seed=0
+    )
+    expected = ml.training.predict_logits(from_rows, rows.X)
+    np.testing.assert_array_equal(ml.training.predict_logits(from_images, images), expected)
+    channel_first = images[:, None]  # (n, 1, 8, 8)
+    np.testing.assert_array_equal(ml.training.predict_logits(from_rows, channel_first), expected)
+    with pytest.raises(ValueError, match="X has 49 features per record, the model takes 64"):
+        ml.training.predict_logits(from_rows, np.zeros((2, 7, 7)))
+    with pytest.raises(ValueError, match="X must have 2 or 3 or 4 dimension"):
+        ml.training.predict_logits(from_rows, np.zeros((2, 1, 1, 8, 8)))
+
+
 def test_same_seed_same_model_and_global_rng_untouched(digits):
     small = digits.subset(range(100))
     torch.manual_seed(123)
@@ -156,7 +173,7 @@ def test_training_that_diverges_or_cannot_start_is_refused_naming_the_cause(rng)
             ml.training.fit(ml.models.mlp(5, 3), (X, y), lr=lr, epochs=2)
     cases = [
         ((X, y + 1), ValueError, "data labels include 3, but the model has 3 classes"),
-        ((X[:, :4], y), ValueError, "data X has 4 features per row, the model takes 5"),
+        ((X[:, :4], y), ValueError, "data X has 4 features per record, the model takes 5"),
         ((X * 1e300, y), ValueError, "data X has values too large"),
         ((X, y.astype(str)), TypeError, "LabelEncoder"),
         ((X, y.astype(float)), TypeError, r"\.astype\(int\) keeps these whole numbers"),
