@@ -510,8 +510,10 @@ def audit_model(
 
     The bounds are Bonferroni-corrected over the attacks: with n attacks that rank the records
     in n different orders, each is computed at level 1 − (1 − ``confidence``) / n, so that all
-    hold together with ``confidence``. Attacks that rank the records identically (the three
-    threshold attacks on a two-class model) make the same guesses and count once. The report's
+    hold together with ``confidence``. Attacks that rank the records identically, ties included,
+    make the same guesses and count once: on a two-class model the loss and confidence attacks
+    always do; modified entropy does too unless float rounding splits a few near-ties (the
+    stricter count then keeps it apart). The report's
     caption says which bound it shows and at what level.
 
     Returns:
