@@ -41,8 +41,8 @@ def mlp(
 
     Example:
         >>> model = mlp(64, 10, hidden=(32,))
-        >>> model(torch.zeros(5, 64)).shape, model(torch.zeros(5, 8, 8)).shape
-        (torch.Size([5, 10]), torch.Size([5, 10]))
+        >>> model(torch.zeros(5, 64)).shape
+        torch.Size([5, 10])
     """
     widths = [positive_int(n_features, "n_features")]
     if not isinstance(hidden, (tuple, list)):
@@ -81,8 +81,8 @@ def cnn(
 
     Example:
         >>> model = cnn(10)
-        >>> model(torch.zeros(5, 64)).shape
-        torch.Size([5, 10])
+        >>> model(torch.zeros(5, 64)).shape, model(torch.zeros(5, 8, 8)).shape
+        (torch.Size([5, 10]), torch.Size([5, 10]))
     """
     n_classes = positive_int(n_classes, "n_classes")
     height, width = int_pair(image_shape, "image_shape")

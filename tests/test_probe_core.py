@@ -157,9 +157,7 @@ CALLS = {
         *gan(), **{"data": X, "epochs": 1, "batch_size": 4, **kw}
     ),
     "sample": lambda **kw: training.sample(**{"generator": gan()[0], "n": 3, **kw}),
-    "fit_lm": lambda **kw: training.fit_lm(
-        **{"model": lm(), "texts": TEXTS, "epochs": 1, **kw}
-    ),
+    "fit_lm": lambda **kw: training.fit_lm(**{"model": lm(), "texts": TEXTS, "epochs": 1, **kw}),
     "token_logprobs": lambda **kw: training.token_logprobs(**{"model": lm(), "texts": TEXTS, **kw}),
     "total_logprobs": lambda **kw: training.total_logprobs(**{"model": lm(), "texts": TEXTS, **kw}),
     "generate": lambda **kw: training.generate(**{"model": lm(), "n": 2, "max_chars": 4, **kw}),
