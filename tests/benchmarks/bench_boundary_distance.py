@@ -3,14 +3,17 @@
     make bench     # or: .venv/bin/python tests/benchmarks/bench_boundary_distance.py
 
 Same target (an MLP overfit to 100 digits), same 200 candidates (100 members, 100 non-members),
-one run. ART's attack runs HopSkipJump one record at a time; ours searches for all records at
-once in a fixed budget of label queries. ART's `infer(..., probabilities=True)` returns a
-sigmoid of the distance, a monotone transform, so its AUC is that of its distances. ART runs with
+each run ``--repeats`` times after an untimed warm-up. ART's attack runs HopSkipJump one record
+at a time; ours searches for all records at once in a fixed budget of label queries. ART's
+`infer(..., probabilities=True)` returns a sigmoid of the distance, a monotone transform, so its
+AUC is that of its distances. ART runs with
 max_iter=10, max_eval=1000, init_eval=100 (its defaults, 50 and 10,000, take far longer); pass
 --art-max-iter and --art-max-eval to change that.
 """
 
 import argparse
+import os
+import statistics
 import time
 
 import numpy as np
@@ -32,11 +35,23 @@ class Float32(torch.nn.Module):
         return self.model(x.float())
 
 
+def timed(run, repeats: int) -> tuple[list[float], list]:
+    """Seconds and results of ``repeats`` runs, after one untimed warm-up on a few records."""
+    run(slice(0, 4))
+    seconds, results = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        results.append(run(slice(None)))
+        seconds.append(time.perf_counter() - start)
+    return seconds, results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--max-queries", type=int, default=1000, help="ours, per record")
     parser.add_argument("--art-max-iter", type=int, default=10)
     parser.add_argument("--art-max-eval", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
     digits = ml.data.load("digits")
@@ -44,11 +59,17 @@ def main():
     X, y, is_member = split.candidates()
     target = ml.models.mlp(64, 10, hidden=(256,), seed=0)
     ml.training.fit(target, split.members, epochs=300, seed=0)
+    accuracy = {
+        side: ml.metrics.accuracy(ml.training.predict_logits(target, part.X), part.y)
+        for side, part in (("train", split.members), ("test", split.nonmembers))
+    }
 
-    ours = ml.attacks.QueryCounter(ml.attacks.mask_confidences(target))
-    start = time.perf_counter()
-    distances = ml.attacks.boundary_distance_score(ours, X, y, max_queries=args.max_queries, seed=0)
-    ours_s = time.perf_counter() - start
+    def ours(rows):
+        counter = ml.attacks.QueryCounter(ml.attacks.mask_confidences(target))
+        scores = ml.attacks.boundary_distance_score(
+            counter, X[rows], y[rows], max_queries=args.max_queries, seed=0
+        )
+        return scores, counter.rows
 
     art_model = PyTorchClassifier(
         model=Float32(target),
@@ -57,8 +78,8 @@ def main():
         nb_classes=10,
         clip_values=(0.0, 1.0),
     )
-    art_rows = [0]
     predict = art_model.predict
+    art_rows = [0]
 
     def counted_predict(x, *rest, **options):  # every label ART asks for
         art_rows[0] += len(x)
@@ -66,35 +87,45 @@ def main():
 
     art_model.predict = counted_predict
     attack = LabelOnlyDecisionBoundary(art_model, distance_threshold_tau=1.0)
-    start = time.perf_counter()
-    art_scores = attack.infer(
-        X.astype(np.float32),
-        y,
-        probabilities=True,
-        max_iter=args.art_max_iter,
-        max_eval=args.art_max_eval,
-        init_eval=100,
-        verbose=False,
-    )[:, 1]
-    art_s = time.perf_counter() - start
 
-    rows = [
-        ("mialab boundary_distance_score", distances, ours.rows, ours_s),
-        ("ART LabelOnlyDecisionBoundary", art_scores, art_rows[0], art_s),
-    ]
+    def art(rows):
+        art_rows[0] = 0
+        scores = attack.infer(
+            X[rows].astype(np.float32),
+            y[rows],
+            probabilities=True,
+            max_iter=args.art_max_iter,
+            max_eval=args.art_max_eval,
+            init_eval=100,
+            verbose=False,
+        )[:, 1]
+        return scores, art_rows[0]
+
     print(
         f"{len(X)} candidates; target train/test accuracy "
-        f"{(ours.predict_labels(split.members.X) == split.members.y).mean():.2f}/"
-        f"{(ours.predict_labels(split.nonmembers.X) == split.nonmembers.y).mean():.2f}"
+        f"{accuracy['train']:.2f}/{accuracy['test']:.2f}; torch threads "
+        f"{torch.get_num_threads()}, usable cores {len(os.sched_getaffinity(0))}; "
+        f"{args.repeats} runs each after a warm-up (ART is not seeded: its AUC varies)"
     )
-    print(f"{'attack':<30} {'AUC':>6} {'TPR@1%FPR':>10} {'queries/record':>15} {'wall':>9}")
-    for name, scores, queries, seconds in rows:
-        result = ml.metrics.evaluate(scores, is_member, name=name)
+    print(
+        f"{'attack':<30} {'AUC (median, range)':>22} {'queries/record':>15} "
+        f"{'wall (median, range)':>24}"
+    )
+    medians = {}
+    for name, run in (
+        ("mialab boundary_distance_score", ours),
+        ("ART LabelOnlyDecisionBoundary", art),
+    ):
+        seconds, results = timed(run, args.repeats)
+        aucs = [ml.metrics.evaluate(scores, is_member).auc for scores, _ in results]
+        queries = statistics.median(q for _, q in results) / len(X)
+        medians[name] = statistics.median(seconds)
         print(
-            f"{name:<30} {result.auc:>6.3f} {result.tpr_at(0.01):>10.1%} "
-            f"{queries / len(X):>15.0f} {seconds:>7.1f} s"
+            f"{name:<30} {statistics.median(aucs):>8.3f} ({min(aucs):.3f}–{max(aucs):.3f}) "
+            f"{queries:>15.0f} {medians[name]:>9.1f} s ({min(seconds):.1f}–{max(seconds):.1f} s)"
         )
-    print(f"wall-time ratio ART / mialab: {art_s / ours_s:.0f}x")
+    ours_s, art_s = medians.values()
+    print(f"wall-time ratio of the medians, ART / mialab: {art_s / ours_s:.0f}x")
 
 
 if __name__ == "__main__":
