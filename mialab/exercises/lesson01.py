@@ -72,6 +72,8 @@ q1 = Exercise(
 
 
 def offline_lira_solution(phi_target, phi_out):
+    from scipy.stats import norm
+
     mean, std = np.mean(phi_out), np.std(phi_out)
     return norm.logcdf(phi_target, loc=mean, scale=std)  # log Pr[Z < φ_target], Z ~ OUT Gaussian
 
