@@ -242,9 +242,9 @@ def _logits(model, X: np.ndarray, name: str, device) -> np.ndarray:
                 log_proba = np.asarray(_applied(model.predict_log_proba, X, name), float)
             else:
                 log_proba = np.log(np.asarray(_applied(model.predict_proba, X, name), float))
-        log_proba = np.where(np.isneginf(log_proba), _LOG_FLOOR, log_proba)
-        logits = np.maximum(float_array(log_proba, f"the log-probabilities of {name}", ndim=2),
-                            _LOG_FLOOR)  # fmt: skip
+        # The floor turns log(0) = -inf into a finite log-probability; NaN is still refused.
+        logits = float_array(np.maximum(log_proba, _LOG_FLOOR), f"the log-probabilities of {name}",
+                             ndim=2)  # fmt: skip
     elif callable(model):
         logits = float_array(_applied(model, X, name), f"the output of {name}", ndim=2)
     else:
