@@ -19,7 +19,14 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
-from mialab._checks import RECORD_DIMS, float_array, positive_int, positive_number, seed_value
+from mialab._checks import (
+    RECORD_DIMS,
+    float_array,
+    positive_int,
+    positive_number,
+    real_number,
+    seed_value,
+)
 from mialab.data import arrays
 from mialab.training.checks import (
     check_labels_fit,
@@ -35,7 +42,6 @@ from mialab.training.loop import (
     evaluating,
     learning_rate,
     model_dtype,
-    nonnegative_number,
     on_device,
     resolve_device,
     seeded,
@@ -160,7 +166,7 @@ def _train(model, data, *, epochs, batch_size, lr, weight_decay, seed, device, p
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
     lr = learning_rate(lr, model)
-    weight_decay = nonnegative_number(weight_decay, "weight_decay")
+    weight_decay = real_number(weight_decay, "weight_decay", low=0.0)
     seed = seed_value(seed)
     device = resolve_device(device)
     disable = tqdm_disable(progress)
@@ -306,7 +312,7 @@ def fit_many(
         "epochs": positive_int(epochs, "epochs"),
         "batch_size": positive_int(batch_size, "batch_size"),
         "lr": positive_number(lr, "lr"),  # and, below, against the models' dtype
-        "weight_decay": nonnegative_number(weight_decay, "weight_decay"),
+        "weight_decay": real_number(weight_decay, "weight_decay", low=0.0),
         "device": resolve_device(device),
     }
     disable = tqdm_disable(progress)

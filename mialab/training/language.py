@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from mialab._checks import positive_int, seed_value
+from mialab._checks import positive_int, real_number, seed_value
 from mialab.models import sequence_loss
 from mialab.training.checks import char_lm
 from mialab.training.loop import (
@@ -18,7 +18,6 @@ from mialab.training.loop import (
     check_weights,
     evaluating,
     learning_rate,
-    nonnegative_number,
     on_device,
     resolve_device,
     seeded,
@@ -152,7 +151,7 @@ def generate(
     """
     model = char_lm(model)
     n, max_chars = positive_int(n, "n"), positive_int(max_chars, "max_chars")
-    temperature = nonnegative_number(temperature, "temperature")  # 0 (greedy) is allowed
+    temperature = real_number(temperature, "temperature", low=0.0)  # 0 (greedy) is allowed
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a string, got {type(prefix).__name__}")
     sampling = torch.Generator().manual_seed(seed_value(seed))

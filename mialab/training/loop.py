@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mialab._checks import is_number, positive_int, positive_number
+from mialab._checks import positive_int, positive_number
 
 __all__ = [
     "batches",
@@ -23,7 +23,6 @@ __all__ = [
     "learning_rate",
     "model_device",
     "model_dtype",
-    "nonnegative_number",
     "on_device",
     "resolve_device",
     "seeded",
@@ -171,15 +170,6 @@ def learning_rate(lr, model: nn.Module) -> float:
     if lr > torch.finfo(model_dtype(model)).max:
         raise ValueError(f"lr={lr:g} overflows the model's {model_dtype(model)}")
     return lr
-
-
-def nonnegative_number(value, name: str) -> float:
-    """A finite number ≥ 0 (a weight decay, a temperature)."""
-    if not is_number(value):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite non-negative number, got {value}")
-    return float(value)
 
 
 def check_finite(loss: torch.Tensor, lr: float) -> None:
