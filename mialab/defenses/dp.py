@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from mialab import training
-from mialab._checks import is_number, positive_int, positive_number, seed_value
+from mialab._checks import is_number, positive_int, positive_number, real_number, seed_value
 from mialab.data import arrays, features
 from mialab.models import latent_dim, sequence_loss
 from mialab.training.checks import (
@@ -90,12 +90,9 @@ class DPSettings:
         if self.target_epsilon is not None:
             self._set("target_epsilon", _target_epsilon(self.target_epsilon))
         else:
-            sigma = self.noise_multiplier
-            if not is_number(sigma):
-                raise TypeError(f"noise_multiplier must be a number, got {type(sigma).__name__}")
-            if not (math.isfinite(sigma) and sigma >= 0):
-                raise ValueError(f"noise_multiplier must be a finite number ≥ 0, got {sigma}")
-            self._set("noise_multiplier", float(sigma))
+            self._set(
+                "noise_multiplier", real_number(self.noise_multiplier, "noise_multiplier", low=0.0)
+            )
         if not is_number(self.delta):
             raise TypeError(f"delta must be a number, got {type(self.delta).__name__}")
         if not 0 < self.delta < 1:
