@@ -1,13 +1,14 @@
 """Small models that train in seconds on a CPU.
 
-The classifiers and the GAN take flat feature vectors, so they are called the same way; the
-language model takes characters. None uses BatchNorm or in-place activations, so DP-SGD (Opacus)
+The classifiers, the GAN and the diffusion denoiser take flat feature vectors, so they are called
+the same way; the language model takes characters. None uses BatchNorm or in-place activations, so DP-SGD (Opacus)
 can train every one of them unchanged (lessons 05 and 06).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 
 import torch
@@ -15,7 +16,20 @@ from torch import nn
 
 from mialab._checks import boolean, int_pair, positive_int, seed_value
 
-__all__ = ["CharLM", "char_lm", "cnn", "gan", "latent_dim", "mlp", "sequence_loss"]
+__all__ = [
+    "CharLM",
+    "Denoiser",
+    "alpha_bar_of",
+    "char_lm",
+    "cnn",
+    "denoiser",
+    "denoising_loss",
+    "gan",
+    "latent_dim",
+    "mlp",
+    "noise_schedule",
+    "sequence_loss",
+]
 
 
 def _seeded(build, seed: int) -> nn.Module:
@@ -323,3 +337,158 @@ def char_lm(
         torch.Size([2, 7, 4])
     """
     return _seeded(lambda: CharLM(alphabet, width, layers, heads, context), seed)
+
+
+SCHEDULES = ("cosine", "linear")
+
+
+def noise_schedule(steps: int = 1000, kind: str = "cosine") -> torch.Tensor:
+    """ᾱ_t, t = 0..steps-1, of a DDPM: the share of the signal left at noise level t.
+
+    ``x_t = √ᾱ_t·x₀ + √(1-ᾱ_t)·ε``. ``"linear"`` is Ho et al. (2020): β rising linearly from 1e-4
+    to 0.02 (scaled to ``steps``: the same curve for any number of steps), ᾱ_t = Π_{s≤t} (1-β_s).
+    ``"cosine"`` is Nichol & Dhariwal (2021): ᾱ follows cos², with β capped at 0.999; it destroys
+    small images' signal more gradually, so more timesteps carry information.
+
+    Returns:
+        A float64 tensor of shape ``(steps,)``, decreasing from near 1 to near 0.
+
+    Example:
+        >>> alpha_bar = noise_schedule(1000, "linear")
+        >>> round(float(alpha_bar[0]), 4), bool(alpha_bar[-1] < 1e-4)
+        (0.9999, True)
+    """
+    steps = positive_int(steps, "steps")
+    if not isinstance(kind, str) or kind not in SCHEDULES:
+        raise ValueError(f"kind must be one of {SCHEDULES}, got {kind!r}")
+    if kind == "linear":
+        scale = 1000 / steps
+        beta = torch.linspace(scale * 1e-4, scale * 0.02, steps, dtype=torch.float64)
+        return torch.cumprod(1 - beta.clamp(max=0.999), dim=0)
+    offset = 0.008
+    f = torch.cos((torch.arange(steps + 1, dtype=torch.float64) / steps + offset)
+                  / (1 + offset) * math.pi / 2) ** 2  # fmt: skip
+    beta = (1 - f[1:] / f[:-1]).clamp(max=0.999)
+    return torch.cumprod(1 - beta, dim=0)
+
+
+class Denoiser(nn.Module):
+    """ε_θ(x_t, t): the noise predictor of a DDPM, with its noise schedule.
+
+    An MLP over flat rows (digits' 64 pixels, 30 standardised clinical features): the row goes
+    through a linear layer, the timestep's sinusoidal embedding (Vaswani et al. 2017; no
+    weights) through another, their sum through ``layers`` residual blocks of SiLU and linear
+    layers, and a linear read-out gives the predicted noise, one value per feature. Only
+    ``nn.Linear`` layers hold weights, so Opacus trains it with DP-SGD unchanged.
+
+    ``model(x_t, t)``: ``x_t`` ``(n, n_features)``, ``t`` ``(n,)`` integer timesteps in
+    ``[0, steps)``. ``alpha_bar`` (a buffer, ``(steps,)``) is ᾱ_t of :func:`noise_schedule`;
+    every diffusion function of mialab reads the schedule from it, so a model of your own works
+    with them if it is called the same way and has an ``alpha_bar``.
+    """
+
+    def __init__(self, n_features: int, hidden: int, layers: int, alpha_bar: torch.Tensor):
+        super().__init__()
+        self.register_buffer("alpha_bar", alpha_bar.float())
+        self.embedding_width = hidden
+        self.input = nn.Linear(n_features, hidden)
+        self.time = nn.Linear(hidden, hidden)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden)) for _ in range(layers)
+        )
+        self.out = nn.Sequential(nn.SiLU(), nn.Linear(hidden, n_features))
+
+    @property
+    def steps(self) -> int:
+        """The number of noise levels T (timesteps are 0..T-1)."""
+        return len(self.alpha_bar)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        half = self.embedding_width // 2
+        frequencies = torch.exp(
+            -math.log(10_000) * torch.arange(half, device=x.device, dtype=x.dtype) / half
+        )
+        angles = t.to(x.dtype)[:, None] * frequencies
+        embedding = torch.cat([angles.sin(), angles.cos()], dim=1)
+        h = self.input(x) + self.time(embedding)
+        for block in self.blocks:
+            h = h + block(h)
+        return self.out(h)
+
+
+def denoiser(
+    n_features: int,
+    *,
+    hidden: int = 256,
+    layers: int = 3,
+    steps: int = 1000,
+    schedule: str = "cosine",
+    seed: int = 0,
+) -> Denoiser:
+    """A small DDPM noise predictor for flat rows (see :class:`Denoiser`); train it with
+    :func:`mialab.training.fit_diffusion`, sample with :func:`mialab.training.diffusion_sample`.
+
+    Args:
+        n_features: width of a record.
+        hidden: width of the hidden layers (even: the timestep embedding is half sines, half
+            cosines).
+        layers: residual blocks.
+        steps: noise levels T; the papers use 1000.
+        schedule: ``"cosine"`` or ``"linear"`` (:func:`noise_schedule`).
+        seed: seed of the initial weights.
+
+    Example:
+        >>> model = denoiser(64)
+        >>> model(torch.zeros(5, 64), torch.zeros(5, dtype=torch.long)).shape, model.steps
+        (torch.Size([5, 64]), 1000)
+    """
+    n_features = positive_int(n_features, "n_features")
+    hidden, layers = positive_int(hidden, "hidden"), positive_int(layers, "layers")
+    if hidden % 2:
+        raise ValueError(f"hidden must be even (half sines, half cosines), got {hidden}")
+    alpha_bar = noise_schedule(steps, schedule)
+    return _seeded(lambda: Denoiser(n_features, hidden, layers, alpha_bar), seed)
+
+
+def denoising_loss(
+    model: nn.Module, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor
+) -> torch.Tensor:
+    """Each record's DDPM loss at its timestep: mean over features of (ε - ε_θ(x_t, t))², with
+    x_t = √ᾱ_t·x₀ + √(1-ᾱ_t)·ε (Ho et al. 2020). Training minimises its mean; the loss attack
+    reads it record by record.
+
+    Args:
+        model: a :class:`Denoiser` (or Opacus' wrapper of one): called as ``model(x_t, t)``, with
+            a buffer ``alpha_bar``.
+        x0: ``(n, n_features)`` clean records; t: ``(n,)`` integer timesteps; noise: ε, shaped
+            as x0.
+
+    Returns:
+        A tensor of shape ``(n,)``.
+
+    Example:
+        >>> model = denoiser(4)
+        >>> x0, t = torch.zeros(3, 4), torch.tensor([0, 10, 999])
+        >>> denoising_loss(model, x0, t, torch.randn(3, 4)).shape
+        torch.Size([3])
+    """
+    alpha_bar = alpha_bar_of(model)[t].to(x0.dtype)[:, None]
+    x_t = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
+    return ((noise - model(x_t, t)) ** 2).mean(dim=1)
+
+
+def alpha_bar_of(model: nn.Module) -> torch.Tensor:
+    """The ᾱ_t buffer of a diffusion denoiser (through Opacus' wrapper too), checked to be 1-D.
+
+    Example:
+        >>> alpha_bar_of(denoiser(4, steps=10)).shape
+        torch.Size([10])
+    """
+    inner = getattr(model, "_module", model)
+    alpha_bar = getattr(inner, "alpha_bar", None)
+    if not isinstance(model, nn.Module) or not isinstance(alpha_bar, torch.Tensor) or alpha_bar.ndim != 1:
+        raise TypeError(
+            "model must be a diffusion denoiser (a torch module with a 1-D alpha_bar buffer), "
+            f"as mialab.models.denoiser makes; got {type(model).__name__}"
+        )
+    return alpha_bar

@@ -35,7 +35,7 @@ from mialab._checks import (
     warn_if_probabilities,
 )
 
-__all__ = ["LiRA", "RMIA", "lira_statistic"]
+__all__ = ["LiRA", "RMIA", "lira_score", "lira_statistic"]
 
 A_GRID = tuple(np.round(np.linspace(0, 1, 11), 2))  # candidate values of RMIA's offline a
 
@@ -133,6 +133,58 @@ def _masked_mean_std(values: np.ndarray, mask: np.ndarray):
     squares = (weights * (values - np.nan_to_num(mean)) ** 2).sum(axis=0)
     variance = np.divide(squares, count, out=np.full(count.shape, np.nan), where=has)
     return mean, np.sqrt(variance)
+
+
+def lira_score(statistic, reference_statistics, reference_in_mask, *, online: bool = False):
+    """LiRA on any per-record statistic: a loss, a diffusion model's denoising loss, a score.
+
+    :class:`LiRA` reads classifiers' logits; this is its test on a statistic you computed
+    yourself, one number per record and model, higher meaning member-like (minus a loss), as
+    Carlini et al. (2023) attack diffusion models with their denoising loss. For each record,
+    the reference models' statistics are fitted with a Gaussian on the OUT side (and the IN
+    side, online); the score is log Pr[Z < s], Z ~ N(μ_out, σ_out²) offline, and
+    log N(s; μ_in, σ_in²) − log N(s; μ_out, σ_out²) online. Standard deviations use ddof 0 and
+    a 1e-30 floor, as :class:`LiRA`.
+
+    Args:
+        statistic: ``(n,)`` the target model's statistic on the records.
+        reference_statistics: ``(n_models, n)`` each reference model's statistic on them.
+        reference_in_mask: ``(n_models, n)``, True where a reference model trained on the record.
+        online: use IN models too; every record then needs at least one IN and one OUT model,
+            offline at least one OUT model (and two per side for a spread).
+
+    Returns:
+        float64 scores of shape ``(n,)``; higher = more likely a member.
+
+    Example:
+        >>> references = np.array([[0.0, 1.0], [0.2, 1.2], [0.4, 0.8]])
+        >>> mask = np.zeros((3, 2), bool)  # offline: no reference model saw the records
+        >>> lira_score(np.array([0.9, 1.0]), references, mask).round(2)  # record 0 stands out
+        array([-0.  , -0.69])
+    """
+    online = boolean(online, "online")
+    statistic = float_array(statistic, "statistic", ndim=1)
+    references = float_array(reference_statistics, "reference_statistics", ndim=2)
+    mask = np.asarray(reference_in_mask)
+    if mask.dtype != bool:
+        raise TypeError(f"reference_in_mask must be a bool array, got dtype {mask.dtype}")
+    if references.shape[1] != len(statistic) or mask.shape != references.shape:
+        raise ValueError(
+            f"reference_statistics {references.shape} and reference_in_mask {mask.shape} must "
+            f"both be (n_models, n) with n = len(statistic) = {len(statistic)}"
+        )
+    sides = [~mask, mask] if online else [~mask]
+    if any((side.sum(axis=0) < 2).any() for side in sides):
+        raise ValueError(
+            "every record needs at least two reference models on each side it is tested "
+            f"against ({'IN and OUT' if online else 'OUT'}) to estimate a spread"
+        )
+    gaussians = [_masked_mean_std(references[:, :, None], side) for side in sides]
+    (mean_out, std_out), *rest = [(m[:, 0], np.maximum(s[:, 0], 1e-30)) for m, s in gaussians]
+    if not online:
+        return norm.logcdf(statistic, mean_out, std_out)
+    mean_in, std_in = rest[0]
+    return norm.logpdf(statistic, mean_in, std_in) - norm.logpdf(statistic, mean_out, std_out)
 
 
 class LiRA:

@@ -1,7 +1,8 @@
-"""Train models and read them: classifiers, GANs and character language models, on any device.
+"""Train models and read them: classifiers, GANs, diffusion models and language models, anywhere.
 
 One module per job: :mod:`~mialab.training.classifiers` (``fit``, ``learning_curves``,
 ``fit_many``, ``predict_logits``), :mod:`~mialab.training.gans` (``fit_gan``, ``sample``),
+:mod:`~mialab.training.diffusion` (``fit_diffusion``, ``diffusion_sample``, ``ddim_step``),
 :mod:`~mialab.training.language` (``fit_lm``, ``token_logprobs``, ``generate``, ...), and what
 their loops share, :mod:`~mialab.training.loop` (``resolve_device``, ``batches``) and
 :mod:`~mialab.training.checks` (inputs checked against a model).
@@ -17,6 +18,7 @@ from mialab.training.classifiers import (
     learning_curves,
     predict_logits,
 )
+from mialab.training.diffusion import ddim_step, diffusion_sample, fit_diffusion
 from mialab.training.gans import fit_gan, sample
 from mialab.training.language import (
     complete,
@@ -37,6 +39,9 @@ __all__ = [
     "predict_logits",
     "fit_gan",
     "sample",
+    "fit_diffusion",
+    "diffusion_sample",
+    "ddim_step",
     "fit_lm",
     "token_logprobs",
     "total_logprobs",
