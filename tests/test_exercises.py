@@ -14,6 +14,7 @@ from mialab.exercises import (
     lesson05,
     lesson06,
     lesson07,
+    lesson08,
 )
 from mialab.metrics import evaluate as ml_evaluate
 
@@ -23,7 +24,17 @@ def unfinished(*args): ...  # the template a student starts from
 
 EVERY_EXERCISE = [
     getattr(lesson, name)
-    for lesson in (lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07)
+    for lesson in (
+        lesson00,
+        lesson01,
+        lesson02,
+        lesson03,
+        lesson04,
+        lesson05,
+        lesson06,
+        lesson07,
+        lesson08,
+    )
     for name in lesson.__all__
 ]
 
@@ -266,3 +277,131 @@ def test_lesson07_accepts_solutions_and_rejects_typical_mistakes():
     assert "best over all thresholds" in lesson07.q1.check(one_threshold).message
     assert "references=False" in lesson07.q2.check(always_lira).message
     assert "a set" in lesson07.q2.check(lambda *case: ["loss"]).message
+
+
+@pytest.mark.parametrize("exercise", [lesson08.q1, lesson08.q2, lesson08.q3], ids=repr)
+def test_lesson08_placeholders_and_solutions(exercise):
+    assert exercise.check(...).status == "not attempted"
+    assert exercise.check(None).status == "not attempted"
+    assert exercise.check(unfinished).status == "not attempted"
+    assert exercise.check(crashes).status == "incorrect"
+    assert exercise.check(42).status == "incorrect"  # not a function
+    assert exercise.check(exercise._solution).correct
+    assert "def " in exercise.solution().message and exercise.hint().message
+
+
+def test_lesson08_pia_rejects_typical_mistakes():
+    def gap(a, b):
+        return np.abs(np.asarray(a) - np.asarray(b))
+
+    positive = lambda a, b, p: (gap(a, b) ** p).sum(axis=1)  # noqa: E731
+    root = lambda a, b, p: -((gap(a, b) ** p).sum(axis=1) ** (1 / p))  # noqa: E731
+    mean = lambda a, b, p: -(gap(a, b) ** p).mean(axis=1)  # noqa: E731
+    squared = lambda a, b, p: -(gap(a, b) ** 2).sum(axis=1)  # noqa: E731
+    fourth = lambda a, b, p: -(gap(a, b) ** 4).sum(axis=1)  # noqa: E731
+    signed = lambda a, b, p: -((np.asarray(a) - b) ** p).sum(axis=1)  # noqa: E731
+    one_number = lambda a, b, p: -(gap(a, b) ** p).sum()  # noqa: E731
+    assert "negate" in lesson08.q1.check(positive).message
+    assert "p-th root" in lesson08.q1.check(root).message
+    feedback = lesson08.q1.check(mean)
+    assert "ranks the records exactly as the sum" in feedback.message
+    assert "drop the division by d" in feedback.message  # the mean is explained, not accepted
+    assert "squared error" in lesson08.q1.check(squared).message
+    assert "not the authors' 4" in lesson08.q1.check(fourth).message
+    assert "absolute value" in lesson08.q1.check(signed).message
+    assert "one value per row" in lesson08.q1.check(one_number).message
+    rng = np.random.default_rng(0)  # the solution itself: the papers' sign and sum
+    at_0, at_t = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    expected = -np.sum(np.abs(at_0 - at_t) ** 3, axis=1)
+    np.testing.assert_allclose(lesson08.pia_solution(at_0, at_t, 3), expected)
+
+
+def test_lesson08_verdict_explains_the_failed_scenario():
+    def ignores_blind(attack, blind):
+        return "membership" if attack[0] > 0.5 else "within noise"
+
+    def only_above(attack, blind):
+        if blind[0] > 0.5:
+            return "distribution shift"
+        return ignores_blind(attack, blind)
+
+    def midpoints(attack, blind):
+        if sum(blind) / 2 > 0.5:
+            return "distribution shift"
+        return "membership" if sum(attack) / 2 > 0.5 else "within noise"
+
+    def attack_first(attack, blind):
+        if attack[0] <= 0.5:
+            return "within noise"
+        return lesson08.verdict_solution(attack, blind)
+
+    def subtracts_blind(attack, blind):
+        if blind[0] > 0.5 and attack[0] - blind[1] > 0.1:
+            return "membership"
+        return lesson08.verdict_solution(attack, blind)
+
+    assert "differ without the model" in lesson08.q2.check(ignores_blind).message
+    feedback = lesson08.q2.check(only_above)
+    assert "(0.3, 0.4)" in feedback.message and "below 0.5 separates" in feedback.message
+    assert "not their midpoints" in lesson08.q2.check(midpoints).message
+    assert "before the attack" in lesson08.q2.check(attack_first).message
+    assert "subtracting the blind AUC" in lesson08.q2.check(subtracts_blind).message
+    assert "exactly" in lesson08.q2.check(lambda attack, blind: "Membership").message
+    assert "exactly" in lesson08.q2.check(lambda attack, blind: np.array([1, 2])).message
+    verdict = lesson08.verdict_solution
+    assert verdict((0.6, 0.7), (0.2, 0.3)) == "distribution shift"
+    assert verdict((0.6, 0.7), (0.45, 0.55)) == "membership"
+    assert verdict((0.45, 0.7), (0.45, 0.55)) == "within noise"
+
+
+def test_lesson08_extraction_rejects_typical_mistakes():
+    def parts(distances):
+        distances = np.asarray(distances)
+        return distances[:, 0], distances.mean(axis=1)
+
+    def absolute(distances, alpha=0.5, threshold=1.0):
+        return np.asarray(distances)[:, 0] < threshold
+
+    def without_nearest(distances, alpha=0.5, threshold=1.0):
+        distances = np.asarray(distances)
+        return distances[:, 0] / (alpha * distances[:, 1:].mean(axis=1)) < threshold
+
+    def no_alpha(distances, alpha=0.5, threshold=1.0):
+        nearest, mean = parts(distances)
+        return nearest / mean < threshold
+
+    def reversed_(distances, alpha=0.5, threshold=1.0):
+        nearest, mean = parts(distances)
+        return nearest / (alpha * mean) > threshold
+
+    def ratio(distances, alpha=0.5, threshold=1.0):
+        nearest, mean = parts(distances)
+        return nearest / (alpha * mean)
+
+    def median(distances, alpha=0.5, threshold=1.0):
+        distances = np.asarray(distances)
+        return distances[:, 0] / (alpha * np.median(distances, axis=1)) < threshold
+
+    def defaults_only(distances, alpha=0.5, threshold=1.0):
+        return lesson08.extracted_solution(distances)
+
+    feedback = lesson08.q3.check(absolute)
+    assert "absolute threshold" in feedback.message and "blank, typical" in feedback.message
+    assert "distances[:, 1:]" in lesson08.q3.check(without_nearest).message
+    assert "multiply the mean by alpha" in lesson08.q3.check(no_alpha).message
+    assert "*below*" in lesson08.q3.check(reversed_).message
+    assert "ℓ itself" in lesson08.q3.check(ratio).message
+    as_ints = lambda d, a, t: lesson08.extracted_solution(d, a, t).astype(int)  # noqa: E731
+    assert "booleans" in lesson08.q3.check(as_ints).message
+    assert "booleans" not in lesson08.q3.check(median).message
+    assert "not the median" in lesson08.q3.check(median).message
+    assert "you are given" in lesson08.q3.check(defaults_only).message
+
+
+def test_lesson08_extraction_is_normalised_by_the_neighbourhood():
+    blank = [0.05, 0.05, 0.06, 0.06, 0.07]  # close to every record: typical, not a copy
+    far_copy = [3.0, 10.0, 11.0, 12.0, 13.0]  # far in absolute terms, close to one record
+    assert lesson08.extracted_solution(np.array([blank, far_copy])).tolist() == [False, True]
+    assert lesson08.extracted_solution(np.array([far_copy]), alpha=0.5, threshold=0.5).tolist() == [
+        False
+    ]  # ℓ = 3 / (0.5 · 9.8) ≈ 0.61

@@ -15,6 +15,7 @@ from mialab.exercises import (
     lesson05,
     lesson06,
     lesson07,
+    lesson08,
 )
 from mialab.exercises.framework import Exercise, Feedback
 
@@ -29,4 +30,5 @@ __all__ = [
     "lesson05",
     "lesson06",
     "lesson07",
+    "lesson08",
 ]
