@@ -1,8 +1,8 @@
 """Small models that train in seconds on a CPU.
 
 The classifiers, the GAN and the diffusion denoiser take flat feature vectors, so they are called
-the same way; the language model takes characters. None uses BatchNorm or in-place activations, so DP-SGD (Opacus)
-can train every one of them unchanged (lessons 05 and 06).
+the same way; the language model takes characters. None uses BatchNorm or in-place activations,
+so DP-SGD (Opacus) can train every one of them unchanged (lessons 05, 06 and 08).
 """
 
 from __future__ import annotations
@@ -486,7 +486,11 @@ def alpha_bar_of(model: nn.Module) -> torch.Tensor:
     """
     inner = getattr(model, "_module", model)
     alpha_bar = getattr(inner, "alpha_bar", None)
-    if not isinstance(model, nn.Module) or not isinstance(alpha_bar, torch.Tensor) or alpha_bar.ndim != 1:
+    if (
+        not isinstance(model, nn.Module)
+        or not isinstance(alpha_bar, torch.Tensor)
+        or alpha_bar.ndim != 1
+    ):
         raise TypeError(
             "model must be a diffusion denoiser (a torch module with a 1-D alpha_bar buffer), "
             f"as mialab.models.denoiser makes; got {type(model).__name__}"

@@ -1,4 +1,4 @@
-"""Training-data extraction from generated samples (Carlini et al., USENIX Security 2023; lesson 08).
+"""Training-data extraction from generated samples (Carlini et al., USENIX Security 2023).
 
 A generation x̂ *extracts* a training record x when it is much closer to x than to the rest of
 the training data: the paper's normalised distance

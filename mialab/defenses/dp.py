@@ -5,7 +5,7 @@ noise to the sum; Opacus does both, samples each batch by Poisson sampling (each
 step with probability batch_size / n) and finds the noise that reaches ``target_epsilon`` after
 ``epochs`` with its accountant. The ε returned is the accountant's own figure for the whole run.
 The privacy settings are one :class:`DPSettings`, given as ``privacy=`` to :func:`fit_private`,
-:func:`fit_private_gan` and :func:`fit_private_lm`.
+:func:`fit_private_gan`, :func:`fit_private_lm` and :func:`fit_private_diffusion`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from mialab import training
 from mialab._checks import is_number, positive_int, positive_number, real_number, seed_value
 from mialab.data import arrays, features
-from mialab.models import latent_dim, sequence_loss
+from mialab.models import alpha_bar_of, denoising_loss, latent_dim, sequence_loss
 from mialab.training.checks import (
     char_lm,
     check_labels_fit,
@@ -35,6 +35,7 @@ from mialab.training.checks import (
     rows_for,
     two_columns,
 )
+from mialab.training.diffusion import random_timesteps
 from mialab.training.gans import gan_rows
 from mialab.training.loop import (
     check_finite,
@@ -46,7 +47,14 @@ from mialab.training.loop import (
     tqdm_disable,
 )
 
-__all__ = ["DPSettings", "check_private", "fit_private", "fit_private_gan", "fit_private_lm"]
+__all__ = [
+    "DPSettings",
+    "check_private",
+    "fit_private",
+    "fit_private_diffusion",
+    "fit_private_gan",
+    "fit_private_lm",
+]
 
 ACCOUNTANTS = ("prv", "rdp")
 # Above this ε the guarantee bounds nothing (e^100 ≈ 2.7e43), and Opacus' noise search slows to
@@ -193,11 +201,18 @@ def _classifier_loss(model, X_batch, y_batch) -> torch.Tensor:
     return nn.functional.cross_entropy(two_columns(model(X_batch)), y_batch)
 
 
+def _empty_loss(private, inputs, *rest) -> torch.Tensor:
+    """Zero, with a graph through the model: the loss of an empty batch (no per-example grads)."""
+    return private(inputs).sum()
+
+
 def _train_private(model, dataset, batch_loss, *, privacy, epochs, batch_size, lr,
-                   grad_sample_mode, seed, device, desc, disable) -> float:  # fmt: skip
+                   grad_sample_mode, seed, device, desc, disable,
+                   empty_loss=_empty_loss) -> float:  # fmt: skip
     """DP-SGD with Adam on ``device``: ``batch_loss(private_model, *batch)`` each step; returns
-    the ε spent. An empty Poisson draw still takes its step: the clipped sum of no gradients is
-    zero, so the step adds the noise only (skipping it would reveal that the draw was empty)."""
+    the ε spent. An empty Poisson draw still takes its step (``empty_loss``: zero, with a graph
+    through the model): the clipped sum of no gradients is zero, so the step adds the noise only
+    (skipping it would reveal that the draw was empty)."""
     with _quiet_opacus(), on_device(device, model):
         private, optimizer, loader, engine = _make_private(
             model, torch.optim.Adam(model.parameters(), lr=lr), dataset, privacy=privacy,
@@ -210,8 +225,8 @@ def _train_private(model, dataset, batch_loss, *, privacy, epochs, batch_size, l
                 optimizer.zero_grad(set_to_none=True)
                 if len(batch[0]):
                     loss = batch_loss(private, *batch)
-                else:  # zero, with a graph through the model: per-example gradients of none
-                    loss = private(batch[0]).sum()
+                else:
+                    loss = empty_loss(private, *batch)
                 check_finite(loss, lr)
                 loss.backward()
                 step(optimizer, lr)
@@ -497,5 +512,66 @@ def fit_private_lm(
         model, TensorDataset(tokens, targets), sequence_loss, privacy=privacy, epochs=epochs,
         batch_size=batch_size, lr=lr, grad_sample_mode="hooks", seed=seed, device=device,
         desc="training language model with DP-SGD", disable=disable,
+    )  # fmt: skip
+    return model.eval(), epsilon
+
+
+def fit_private_diffusion(
+    model: nn.Module,
+    data,
+    *,
+    privacy: DPSettings,
+    epochs: int = 300,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    device="cpu",
+    progress: bool | None = None,
+) -> tuple[nn.Module, float]:
+    """Train a diffusion denoiser (:func:`mialab.models.denoiser`) with DP-SGD, in place.
+
+    A record is the unit of privacy: each step draws, for every record of a Poisson-sampled
+    batch, a timestep and noise (from ``seed``, independent of the data), and the record's
+    gradient of its denoising loss is clipped to ``max_grad_norm`` before the noise is added;
+    otherwise as :func:`mialab.training.fit_diffusion`. ``data``, ``privacy``, ``device`` and
+    ``progress`` as in :func:`fit_private`.
+
+    Returns:
+        ``(model, epsilon)``, the model on the CPU, in eval mode.
+
+    Example:
+        >>> from mialab import models
+        >>> model, epsilon = fit_private_diffusion(
+        ...     models.denoiser(4, hidden=16), [[0.0] * 4] * 64,
+        ...     privacy=DPSettings(target_epsilon=4.0), epochs=2)
+        >>> round(epsilon, 1)
+        4.0
+    """
+    check_private(model)
+    privacy = _privacy(privacy)
+    steps = len(alpha_bar_of(model))
+    epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
+    lr, seed = positive_number(lr, "lr"), seed_value(seed)
+    device, disable = resolve_device(device), tqdm_disable(progress)
+    learning_rate(lr, model)
+    X = rows_for(model, features(data, "data"), "data X")
+    if privacy.target_epsilon == math.inf:
+        model = training.fit_diffusion(model, data, epochs=epochs, batch_size=batch_size, lr=lr,
+                                       seed=seed, device=device, progress=progress)  # fmt: skip
+        return model, math.inf
+    randomness = torch.Generator().manual_seed(seed + 2)  # timesteps and noise, on the CPU
+
+    def batch_loss(private, x0):
+        t = random_timesteps(len(x0), steps, randomness).to(x0.device)
+        noise = torch.randn(x0.shape, generator=randomness, dtype=x0.dtype).to(x0.device)
+        return denoising_loss(private, x0, t, noise).mean()
+
+    def empty_loss(private, x0):
+        return private(x0, torch.zeros(0, dtype=torch.long, device=x0.device)).sum()
+
+    epsilon = _train_private(
+        model, TensorDataset(X), batch_loss, privacy=privacy, epochs=epochs,
+        batch_size=batch_size, lr=lr, grad_sample_mode="hooks", seed=seed, device=device,
+        desc="training diffusion model with DP-SGD", disable=disable, empty_loss=empty_loss,
     )  # fmt: skip
     return model.eval(), epsilon
