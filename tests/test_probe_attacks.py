@@ -55,6 +55,8 @@ BAD_PROJECTIONS = tuple(
     )
 )
 GENERATOR = models.gan(4, latent_dim=2)[0]
+DENOISER = models.denoiser(4, hidden=8, layers=1, steps=10, seed=0)  # the attacks leave it as is
+STATISTIC, REF_STATISTICS = rng.normal(size=N), rng.normal(size=(M, N))
 SEQUENCES = [np.log([0.5, 0.4, 0.9]), np.log([0.2, 0.3, 0.6])]
 CANDIDATES = np.linspace(-40.0, -20.0, 60)
 RESULT = metrics.evaluate(SCORES, IS_MEMBER, name="toy", n_bootstrap=50)
@@ -427,6 +429,104 @@ SPECS = {
         scalars={"bandwidth": (np.float32(0.5), "silverman", 1)},
         bad=(("too few samples", {"samples": SAMPLES[:3]}, "samples"), *BAD_PROJECTIONS),
         good=(("projected", {"projection": PROJECTION}),),
+    ),  # fmt: skip
+    # mialab.attacks: diffusion models
+    **{
+        f"attacks.{f.__name__}": Spec(
+            f,
+            f,
+            {"model": DENOISER, "X": X4, **valid},
+            arrays=("X",),
+            seeds=("seed",) if "n_noise" in valid else (),
+            numbers=numbers,
+            scalars=scalars,
+            bad=(
+                ("other width", {"X": X4[:, :3]}, "X"),
+                ("float32 overflow", {"X": X4 * probing.OVERFLOW}, "X"),
+                *((repr(v), {"model": v}, "model") for v in ("model", None, MLP)),
+                *((f"device={v!r}", {"device": v}, "device") for v in ("tpu", "cuda:99", 3, None)),
+            ),
+            good=(
+                ("float64 model", {"model": models.denoiser(4, hidden=8, steps=10).double()}),
+                ("device auto", {"device": "auto"}),
+            ),
+        )  # fmt: skip
+        for f, valid, numbers, scalars in (
+            (
+                attacks.diffusion_loss_score,
+                {"timesteps": [2, 5], "n_noise": 2},
+                {
+                    "timesteps": NOT_NUMBERS + (math.nan, -1, 10, 1.5, [], [1, 1.5], [[1, 2]]),
+                    "n_noise": POSITIVE_INT_BAD,
+                },
+                {
+                    "timesteps": (np.int64(3), 0, 9, np.array([1, 2]), (1, np.int64(2))),
+                    "n_noise": (np.int64(3),),
+                },
+            ),
+            (
+                attacks.secmi_score,
+                {"timestep": 4, "interval": 2},
+                {
+                    "timestep": NOT_NUMBERS + (math.nan, -1, 0, 1, 3, 10, 1.5, 4.0),
+                    "interval": POSITIVE_INT_BAD + (3,),
+                },
+                {"timestep": (np.int64(6), 2, 8), "interval": (np.int64(4), 1, 4)},
+            ),
+            (
+                attacks.pia_score,
+                {"timestep": 5},
+                {"timestep": NOT_NUMBERS + (math.nan, -1, 10, 1.5), "p": POSITIVE_BAD},
+                {"timestep": (np.int64(5), 0, 9), "p": (np.float32(2.0), 1, 0.5)},
+            ),
+        )
+    },
+    **{
+        f"attacks.{f.__name__}": Spec(
+            f,
+            f,
+            {"samples": SAMPLES, "X": REAL, "n_neighbors": 5, **valid},
+            arrays=("samples", "X"),
+            numbers={
+                "n_neighbors": POSITIVE_INT_BAD + (31,),
+                "alpha": POSITIVE_BAD,
+                **{k: POSITIVE_BAD for k in valid},
+            },
+            scalars={
+                "n_neighbors": (np.int64(3), 1, 30),
+                "alpha": (np.float32(0.5), 1),
+                **{k: (np.float32(0.5), 2) for k in valid},
+            },
+            bad=(
+                ("other width", {"samples": SAMPLES[:, :3]}, "samples"),
+                ("other width", {"X": REAL[:, :3]}, "samples"),
+            ),
+            good=(("copies of the records", {"samples": REAL[:4]}),),
+        )  # fmt: skip
+        for f, valid in ((attacks.extraction_ratio, {}), (attacks.extracted, {"threshold": 1.0}))
+    },
+    "attacks.lira_score": Spec(
+        attacks.lira_score,
+        attacks.lira_score,
+        {"statistic": STATISTIC, "reference_statistics": REF_STATISTICS, "reference_in_mask": MASK},
+        arrays=("statistic", "reference_statistics", "reference_in_mask"),
+        lengths={"statistic": 0, "reference_statistics": 1, "reference_in_mask": 1},
+        flags=("online",),
+        bad=(
+            ("every record IN", {"reference_in_mask": MASK | True}, "reference_in_mask"),
+            ("ints", {"reference_in_mask": MASK.astype(int)}, "reference_in_mask"),
+            ("other models", {"reference_statistics": REF_STATISTICS[:3]}, "reference_in_mask"),
+            (
+                "online, one IN model",
+                {
+                    "online": True,
+                    "reference_statistics": REF_STATISTICS[:3],
+                    "reference_in_mask": np.r_[MASK[:1], ~MASK[:1], ~MASK[:1]],
+                },
+                "reference",
+            ),
+        ),
+        good=(("online", {"online": True}),),
     ),  # fmt: skip
     # mialab.attacks: language models (custom cases below)
     "attacks.exposure": Spec(
@@ -1037,7 +1137,19 @@ def _cases():
         yield name, {}, ACCEPT, "valid"
 
 
-CASES = [pytest.param(name, overrides, outcome, id=f"{name}:{case}")
+# Bad input the library does not yet refuse by name, by test id. Each is a strict expected
+# failure: once the check exists, the case passes, the run fails, and its entry here must go.
+NOT_YET_CHECKED = {
+    "attacks.lira_score:every record IN": "the message says 'reference models', not the mask",
+}
+
+
+def _marks(test_id):
+    reason = NOT_YET_CHECKED.get(test_id)
+    return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+
+
+CASES = [pytest.param(name, overrides, outcome, id=f"{name}:{case}", marks=_marks(f"{name}:{case}"))
          for name, overrides, outcome, case in _cases()]  # fmt: skip
 
 
