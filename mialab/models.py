@@ -388,6 +388,14 @@ class Denoiser(nn.Module):
     """
 
     def __init__(self, n_features: int, hidden: int, layers: int, alpha_bar: torch.Tensor):
+        n_features = positive_int(n_features, "n_features")
+        hidden, layers = positive_int(hidden, "hidden"), positive_int(layers, "layers")
+        if hidden % 2:
+            raise ValueError(f"hidden must be even (half sines, half cosines), got {hidden}")
+        if not isinstance(alpha_bar, torch.Tensor) or alpha_bar.ndim != 1 or not len(alpha_bar):
+            raise TypeError("alpha_bar must be a non-empty 1-D tensor (noise_schedule makes one)")
+        if not ((alpha_bar > 0) & (alpha_bar <= 1)).all():  # NaN fails too
+            raise ValueError("alpha_bar must lie in (0, 1]: the share of signal left at each t")
         super().__init__()
         self.register_buffer("alpha_bar", alpha_bar.float())
         self.embedding_width = hidden
@@ -442,10 +450,8 @@ def denoiser(
         >>> model(torch.zeros(5, 64), torch.zeros(5, dtype=torch.long)).shape, model.steps
         (torch.Size([5, 64]), 1000)
     """
-    n_features = positive_int(n_features, "n_features")
-    hidden, layers = positive_int(hidden, "hidden"), positive_int(layers, "layers")
-    if hidden % 2:
-        raise ValueError(f"hidden must be even (half sines, half cosines), got {hidden}")
+    if not isinstance(schedule, str) or schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     alpha_bar = noise_schedule(steps, schedule)
     return _seeded(lambda: Denoiser(n_features, hidden, layers, alpha_bar), seed)
 
@@ -472,9 +478,43 @@ def denoising_loss(
         >>> denoising_loss(model, x0, t, torch.randn(3, 4)).shape
         torch.Size([3])
     """
-    alpha_bar = alpha_bar_of(model)[t].to(x0.dtype)[:, None]
+    alpha_bar = alpha_bar_of(model)
+    check_denoiser_input(model, x0, "x0")
+    integer = isinstance(t, torch.Tensor) and not (
+        t.is_floating_point() or t.is_complex() or t.dtype == torch.bool
+    )
+    if not integer or t.shape != (len(x0),):
+        raise TypeError(f"t must be a 1-D integer tensor of {len(x0)} timesteps, one per row")
+    if len(t) and not 0 <= int(t.min()) <= int(t.max()) < len(alpha_bar):
+        raise ValueError(f"t must lie in [0, {len(alpha_bar)}), got {int(t.min())}..{int(t.max())}")
+    if not isinstance(noise, torch.Tensor) or noise.shape != x0.shape:
+        raise ValueError(f"noise must be a tensor shaped as x0, {tuple(x0.shape)}")
+    alpha_bar = alpha_bar[t].to(x0.dtype)[:, None]
     x_t = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
     return ((noise - model(x_t, t)) ** 2).mean(dim=1)
+
+
+def check_denoiser_input(model: nn.Module, x: torch.Tensor, name: str) -> None:
+    """Refuse, naming ``name``, records a denoiser cannot read: not a 2-D floating tensor of its
+    input width, or not finite.
+
+    Example:
+        >>> check_denoiser_input(denoiser(4), torch.zeros(2, 3), "x")
+        Traceback (most recent call last):
+        ...
+        ValueError: x has 3 features per record, the denoiser takes 4
+    """
+    if not isinstance(x, torch.Tensor) or x.ndim != 2 or not x.is_floating_point():
+        raise TypeError(f"{name} must be a 2-D floating tensor (n, n_features)")
+    inner = getattr(model, "_module", model)
+    width = getattr(getattr(inner, "input", None), "in_features", None)
+    if width is not None and x.shape[1] != width:
+        raise ValueError(f"{name} has {x.shape[1]} features per record, the denoiser takes {width}")
+    dtype = next(inner.parameters()).dtype
+    if x.dtype != dtype:
+        raise TypeError(f"{name} is {x.dtype}, the denoiser's weights are {dtype}: convert one")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} has NaN or infinite values")
 
 
 def alpha_bar_of(model: nn.Module) -> torch.Tensor:

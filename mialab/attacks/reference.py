@@ -150,8 +150,8 @@ def lira_score(statistic, reference_statistics, reference_in_mask, *, online: bo
         statistic: ``(n,)`` the target model's statistic on the records.
         reference_statistics: ``(n_models, n)`` each reference model's statistic on them.
         reference_in_mask: ``(n_models, n)``, True where a reference model trained on the record.
-        online: use IN models too; every record then needs at least one IN and one OUT model,
-            offline at least one OUT model (and two per side for a spread).
+        online: use IN models too; every record then needs at least two IN and two OUT models
+            (a spread needs two), offline at least two OUT models.
 
     Returns:
         float64 scores of shape ``(n,)``; higher = more likely a member.
@@ -176,8 +176,8 @@ def lira_score(statistic, reference_statistics, reference_in_mask, *, online: bo
     sides = [~mask, mask] if online else [~mask]
     if any((side.sum(axis=0) < 2).any() for side in sides):
         raise ValueError(
-            "every record needs at least two reference models on each side it is tested "
-            f"against ({'IN and OUT' if online else 'OUT'}) to estimate a spread"
+            "reference_in_mask must give every record at least two reference models on each "
+            f"side it is tested against ({'IN and OUT' if online else 'OUT'}) to estimate a spread"
         )
     gaussians = [_masked_mean_std(references[:, :, None], side) for side in sides]
     (mean_out, std_out), *rest = [(m[:, 0], np.maximum(s[:, 0], 1e-30)) for m, s in gaussians]

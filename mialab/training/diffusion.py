@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from mialab._checks import positive_int, positive_number, seed_value
 from mialab.data import features
-from mialab.models import alpha_bar_of, denoising_loss
+from mialab.models import alpha_bar_of, check_denoiser_input, denoising_loss
 from mialab.training.checks import input_width, rows_for
 from mialab.training.loop import (
     batches,
@@ -130,7 +130,9 @@ def ddim_step(
         >>> ddim_step(model, torch.zeros(2, 4), 10, 20).shape
         torch.Size([2, 4])
     """
-    alpha_bar = alpha_bar_of(model).to(x.device, x.dtype)
+    alpha_bar = alpha_bar_of(model)
+    check_denoiser_input(model, x, "x")
+    alpha_bar = alpha_bar.to(x.device, x.dtype)
     if clip is not None:
         clip = positive_number(clip, "clip")
     for name, value, low in (("t", t, 0), ("t_next", t_next, -1)):
