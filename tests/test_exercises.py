@@ -320,8 +320,8 @@ def test_lesson08_verdict_explains_the_failed_scenario():
     def ignores_blind(attack, blind):
         return "membership" if attack[0] > 0.5 else "within noise"
 
-    def only_above(attack, blind):
-        if blind[0] > 0.5:
+    def either_side(attack, blind):
+        if blind[0] > 0.5 or blind[1] < 0.5:
             return "distribution shift"
         return ignores_blind(attack, blind)
 
@@ -341,15 +341,16 @@ def test_lesson08_verdict_explains_the_failed_scenario():
         return lesson08.verdict_solution(attack, blind)
 
     assert "differ without the model" in lesson08.q2.check(ignores_blind).message
-    feedback = lesson08.q2.check(only_above)
-    assert "(0.3, 0.4)" in feedback.message and "below 0.5 separates" in feedback.message
+    feedback = lesson08.q2.check(either_side)
+    assert "(0.38, 0.49)" in feedback.message and "pessimism" in feedback.message
     assert "not their midpoints" in lesson08.q2.check(midpoints).message
     assert "before the attack" in lesson08.q2.check(attack_first).message
     assert "subtracting the blind AUC" in lesson08.q2.check(subtracts_blind).message
     assert "exactly" in lesson08.q2.check(lambda attack, blind: "Membership").message
     assert "exactly" in lesson08.q2.check(lambda attack, blind: np.array([1, 2])).message
     verdict = lesson08.verdict_solution
-    assert verdict((0.6, 0.7), (0.2, 0.3)) == "distribution shift"
+    assert verdict((0.6, 0.7), (0.55, 0.65)) == "distribution shift"
+    assert verdict((0.6, 0.7), (0.38, 0.49)) == "membership"  # below 0.5: CV pessimism
     assert verdict((0.6, 0.7), (0.45, 0.55)) == "membership"
     assert verdict((0.45, 0.7), (0.45, 0.55)) == "within noise"
 
