@@ -342,7 +342,7 @@ def test_lesson08_verdict_explains_the_failed_scenario():
 
     assert "differ without the model" in lesson08.q2.check(ignores_blind).message
     feedback = lesson08.q2.check(either_side)
-    assert "(0.38, 0.49)" in feedback.message and "pessimism" in feedback.message
+    assert "(0.38, 0.49)" in feedback.message and "permutation test" in feedback.message
     assert "not their midpoints" in lesson08.q2.check(midpoints).message
     assert "before the attack" in lesson08.q2.check(attack_first).message
     assert "subtracting the blind AUC" in lesson08.q2.check(subtracts_blind).message
@@ -350,7 +350,7 @@ def test_lesson08_verdict_explains_the_failed_scenario():
     assert "exactly" in lesson08.q2.check(lambda attack, blind: np.array([1, 2])).message
     verdict = lesson08.verdict_solution
     assert verdict((0.6, 0.7), (0.55, 0.65)) == "distribution shift"
-    assert verdict((0.6, 0.7), (0.38, 0.49)) == "membership"  # below 0.5: CV pessimism
+    assert verdict((0.6, 0.7), (0.38, 0.49)) == "membership"  # below 0.5: no separation
     assert verdict((0.6, 0.7), (0.45, 0.55)) == "membership"
     assert verdict((0.45, 0.7), (0.45, 0.55)) == "within noise"
 

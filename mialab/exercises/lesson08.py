@@ -134,8 +134,9 @@ _SCENARIOS = [
         (0.60, 0.70),
         (0.38, 0.49),
         "the blind classifier learns its direction from the data, so on held-out folds it "
-        "separates sets that differ with an AUC above 0.5. A little below 0.5 is cross-"
-        "validation's known pessimism on sets that do not differ (Parker et al. 2007), not a "
+        "separates sets that differ with an AUC above 0.5. A little below 0.5 is where a "
+        "classifier that learnt nothing lands by chance (its bootstrap interval ignores the "
+        "refitting and is too narrow: a permutation test says so, as in section 8), not a "
         "separation; the attack's interval lies above 0.5: membership.",
     ),
 ]
