@@ -279,6 +279,27 @@ def test_fit_diffusion_is_seeded_lowers_the_loss_and_returns_an_eval_model(rng):
     assert torch.equal(weights(labelled), weights(trained))  # labels are ignored
 
 
+def test_standardised_clinical_rows_train_and_sample_without_a_clip():
+    """Tabular data: breast cancer's 30 standardised features, unbounded, so no clip."""
+    from mialab import data
+
+    rows = data.load("breast_cancer").X[:128]
+    assert abs(rows.mean()) < 0.5 and rows.max() > 1  # standardised, not in [-1, 1]
+    untrained = models.denoiser(30, hidden=32, steps=T, seed=0)
+    model = training.fit_diffusion(
+        models.denoiser(30, hidden=32, steps=T, seed=0), rows, epochs=30, batch_size=32
+    )
+
+    def loss(m):
+        return -attacks.diffusion_loss_score(m, rows, timesteps=list(range(0, T, 10))).mean()
+
+    assert loss(model) < 0.8 * loss(untrained)
+    for sampler in ("ddim", "ddpm"):
+        samples = training.diffusion_sample(model, 50, sampler=sampler, steps=20, seed=1)
+        assert samples.shape == (50, 30) and np.isfinite(samples).all()
+        assert np.abs(samples).max() > 1  # unclipped: rows beyond [-1, 1] are possible
+
+
 def test_fit_private_diffusion_reaches_its_target_and_is_seeded(rng):
     X = rng.uniform(-1, 1, size=(64, 4))
 
