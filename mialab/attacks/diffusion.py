@@ -29,7 +29,7 @@ from torch import nn
 from mialab._checks import float_array, positive_int, positive_number, seed_value
 from mialab.models import alpha_bar_of, denoising_loss
 from mialab.training.checks import rows_for
-from mialab.training.diffusion import ddim_step
+from mialab.training.diffusion import check_timestep, ddim_step
 from mialab.training.loop import evaluating, on_device, resolve_device
 
 __all__ = ["diffusion_loss_score", "pia_score", "secmi_score"]
@@ -42,15 +42,6 @@ def _inputs(model, X, device) -> tuple[torch.Tensor, int, torch.device]:
     steps = len(alpha_bar_of(model))
     X = float_array(X, "X", ndim=2)
     return rows_for(model, X, "X"), steps, resolve_device(device)
-
-
-def _timestep(value, steps: int, name: str = "timestep", low: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if not low <= value < steps:
-        raise ValueError(f"{name} must lie in [{low}, {steps}) for a model of {steps} steps, "
-                         f"got {value}")  # fmt: skip
-    return int(value)
 
 
 def _at(t: int, n: int, device) -> torch.Tensor:
@@ -98,7 +89,7 @@ def diffusion_loss_score(
         raise TypeError(f"timesteps must be an int or a list of ints, got {timesteps!r:.60}")
     if not len(timesteps):
         raise ValueError("timesteps is empty: give at least one timestep")
-    timesteps = [_timestep(t, steps, "timesteps") for t in timesteps]
+    timesteps = [check_timestep(t, steps, "timesteps") for t in timesteps]
     n_noise = positive_int(n_noise, "n_noise")
     randomness = torch.Generator().manual_seed(seed_value(seed))
     total = torch.zeros(len(X_t), dtype=torch.float64)
@@ -142,7 +133,7 @@ def secmi_score(
     """
     X_t, steps, device = _inputs(model, X, device)
     interval = positive_int(interval, "interval")
-    timestep = _timestep(timestep, steps, low=interval)
+    timestep = check_timestep(timestep, steps, low=interval)
     if timestep % interval:
         raise ValueError(f"timestep ({timestep}) must be a multiple of interval ({interval})")
     with on_device(device, model, back_home=True):
@@ -182,7 +173,7 @@ def pia_score(
         (3,)
     """
     X_t, steps, device = _inputs(model, X, device)
-    timestep = _timestep(timestep, steps)
+    timestep = check_timestep(timestep, steps)
     p = positive_number(p, "p")
     with on_device(device, model, back_home=True), evaluating(model):
         x0 = X_t.to(device)

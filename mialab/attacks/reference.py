@@ -180,11 +180,18 @@ def lira_score(statistic, reference_statistics, reference_in_mask, *, online: bo
             f"side it is tested against ({'IN and OUT' if online else 'OUT'}) to estimate a spread"
         )
     gaussians = [_masked_mean_std(references[:, :, None], side) for side in sides]
-    (mean_out, std_out), *rest = [(m[:, 0], np.maximum(s[:, 0], 1e-30)) for m, s in gaussians]
-    if not online:
-        return norm.logcdf(statistic, mean_out, std_out)
-    mean_in, std_in = rest[0]
-    return norm.logpdf(statistic, mean_in, std_in) - norm.logpdf(statistic, mean_out, std_out)
+    out, *inside = [(m[:, 0], np.maximum(s[:, 0], 1e-30)) for m, s in gaussians]
+    return _gaussian_test(statistic, out, inside[0] if online else None)
+
+
+def _gaussian_test(statistic, out, inside=None) -> np.ndarray:
+    """LiRA's test of a statistic against per-record Gaussians ``(mean, std)``: one-sided
+    against OUT, log Pr[Z < s] (offline), or log N(s; IN) − log N(s; OUT) (online, ``inside``
+    given). A NaN parameter (a record no reference model could fit) gives a NaN score."""
+    with np.errstate(invalid="ignore"):
+        if inside is None:
+            return norm.logcdf(statistic, *out)
+        return norm.logpdf(statistic, *inside) - norm.logpdf(statistic, *out)
 
 
 class LiRA:
@@ -298,13 +305,8 @@ class LiRA:
         """
         logits = _target_logits(self, logits)
         phi = _phi(np.swapaxes(logits, 0, 1), self.labels_).T  # (n, Q)
-        with np.errstate(invalid="ignore"):
-            if self.mean_in_ is not None:  # fitted online
-                per_query = norm.logpdf(phi, self.mean_in_, self.std_in_) - norm.logpdf(
-                    phi, self.mean_out_, self.std_out_
-                )
-            else:
-                per_query = norm.logcdf(phi, self.mean_out_, self.std_out_)
+        inside = None if self.mean_in_ is None else (self.mean_in_, self.std_in_)  # online
+        per_query = _gaussian_test(phi, (self.mean_out_, self.std_out_), inside)
         scores = per_query.mean(axis=1)
         scores[self.unscored_] = np.nan
         return scores

@@ -27,7 +27,14 @@ from mialab.training.loop import (
     tqdm_disable,
 )
 
-__all__ = ["SAMPLERS", "ddim_step", "diffusion_sample", "fit_diffusion", "random_timesteps"]
+__all__ = [
+    "SAMPLERS",
+    "check_timestep",
+    "ddim_step",
+    "diffusion_sample",
+    "fit_diffusion",
+    "random_timesteps",
+]
 
 SAMPLERS = ("ddpm", "ddim")
 
@@ -35,6 +42,21 @@ SAMPLERS = ("ddpm", "ddim")
 def random_timesteps(n: int, steps: int, generator: torch.Generator) -> torch.Tensor:
     """``n`` timesteps drawn uniformly from ``0..steps-1`` (DDPM's training distribution)."""
     return torch.randint(0, steps, (n,), generator=generator)
+
+
+def check_timestep(value, steps: int, name: str = "timestep", *, low: int = 0) -> int:
+    """``value`` as an int timestep in ``[low, steps)``, refused by ``name`` otherwise.
+
+    Example:
+        >>> check_timestep(np.int64(5), 10)
+        5
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int timestep, got {type(value).__name__}")
+    if not low <= value < steps:
+        raise ValueError(f"{name} must lie in [{low}, {steps}) for a model of {steps} steps, "
+                         f"got {value}")  # fmt: skip
+    return int(value)
 
 
 def fit_diffusion(
@@ -135,13 +157,10 @@ def ddim_step(
     alpha_bar = alpha_bar.to(x.device, x.dtype)
     if clip is not None:
         clip = positive_number(clip, "clip")
-    for name, value, low in (("t", t, 0), ("t_next", t_next, -1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an int timestep, got {type(value).__name__}")
-        if not low <= value < len(alpha_bar):
-            raise ValueError(f"{name} must lie in [{low}, {len(alpha_bar)}), got {value}")
+    t = check_timestep(t, len(alpha_bar), "t")
+    t_next = check_timestep(t_next, len(alpha_bar), "t_next", low=-1)
     with evaluating(model):
-        predicted_noise = model(x, torch.full((len(x),), int(t), device=x.device))
+        predicted_noise = model(x, torch.full((len(x),), t, device=x.device))
     a_t = alpha_bar[t]
     a_next = alpha_bar[t_next] if t_next >= 0 else torch.ones((), dtype=x.dtype, device=x.device)
     x0 = (x - (1 - a_t).sqrt() * predicted_noise) / a_t.sqrt()
