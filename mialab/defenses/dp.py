@@ -35,7 +35,7 @@ from mialab.training.checks import (
     rows_for,
     two_columns,
 )
-from mialab.training.diffusion import random_timesteps
+from mialab.training.diffusion import timesteps_and_noise
 from mialab.training.gans import gan_rows
 from mialab.training.loop import (
     check_finite,
@@ -562,9 +562,7 @@ def fit_private_diffusion(
     randomness = torch.Generator().manual_seed(seed + 2)  # timesteps and noise, on the CPU
 
     def batch_loss(private, x0):
-        t = random_timesteps(len(x0), steps, randomness).to(x0.device)
-        noise = torch.randn(x0.shape, generator=randomness, dtype=x0.dtype).to(x0.device)
-        return denoising_loss(private, x0, t, noise).mean()
+        return denoising_loss(private, x0, *timesteps_and_noise(x0, steps, randomness)).mean()
 
     def empty_loss(private, x0):
         return private(x0, torch.zeros(0, dtype=torch.long, device=x0.device)).sum()

@@ -33,15 +33,20 @@ __all__ = [
     "ddim_step",
     "diffusion_sample",
     "fit_diffusion",
-    "random_timesteps",
 ]
 
 SAMPLERS = ("ddpm", "ddim")
 
 
-def random_timesteps(n: int, steps: int, generator: torch.Generator) -> torch.Tensor:
-    """``n`` timesteps drawn uniformly from ``0..steps-1`` (DDPM's training distribution)."""
-    return torch.randint(0, steps, (n,), generator=generator)
+def timesteps_and_noise(
+    x0: torch.Tensor, steps: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """DDPM's training draw for a batch ``x0``: a timestep per record, uniform on
+    ``0..steps-1``, and Gaussian noise shaped as ``x0``; drawn on the CPU from ``generator`` (in
+    that order), moved to ``x0``'s device. Plain and DP-SGD training share it."""
+    t = torch.randint(0, steps, (len(x0),), generator=generator)
+    noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+    return t.to(x0.device), noise.to(x0.device)
 
 
 def check_timestep(value, steps: int, name: str = "timestep", *, low: int = 0) -> int:
@@ -109,15 +114,15 @@ def fit_diffusion(
     X_t = rows_for(model, X, "data X")
     randomness = torch.Generator().manual_seed(seed)  # batches, timesteps and noise, on the CPU
     with on_device(device, model):
+        X_t = X_t.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         model.train()
         for _ in tqdm(range(epochs), desc="training diffusion model", disable=disable, leave=False):
             for batch in batches(len(X_t), batch_size, generator=randomness):
-                x0 = X_t[batch]
-                t = random_timesteps(len(x0), steps, randomness)
-                noise = torch.randn(x0.shape, generator=randomness, dtype=x0.dtype)
+                x0 = X_t[batch.to(device)]
+                t, noise = timesteps_and_noise(x0, steps, randomness)
                 optimizer.zero_grad()
-                loss = denoising_loss(model, x0.to(device), t.to(device), noise.to(device)).mean()
+                loss = denoising_loss(model, x0, t, noise).mean()
                 check_finite(loss, lr)
                 loss.backward()
                 step(optimizer, lr)
