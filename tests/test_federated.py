@@ -495,6 +495,7 @@ class NetworkWatch:
 
     def _poll(self):
         me = psutil.Process()
+        my_command = me.cmdline()
         while not self._stop.wait(0.2):
             try:
                 family = [me, *me.children(recursive=True)]
@@ -502,8 +503,17 @@ class NetworkWatch:
                 continue
             for process in family:
                 try:
-                    name = " ".join(process.cmdline()[:2])[-80:]
-                    if process.pid != me.pid and process.pid not in self.environments:
+                    command = process.cmdline()
+                    name = " ".join(command[:2])[-80:]
+                    # A child caught between fork and exec still shows this process's command
+                    # line and the environment this process was started with (not os.environ as
+                    # it is now), so it is read again once it has become its own program.
+                    forked_only = command == my_command
+                    if (
+                        process.pid != me.pid
+                        and process.pid not in self.environments
+                        and not forked_only
+                    ):
                         environment = process.environ()
                         if environment:  # empty while a process is still starting or ending
                             self.environments[process.pid] = (name, environment)
