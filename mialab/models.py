@@ -29,6 +29,7 @@ __all__ = [
     "mlp",
     "noise_schedule",
     "sequence_loss",
+    "tiny_gpt2",
 ]
 
 
@@ -337,6 +338,60 @@ def char_lm(
         torch.Size([2, 7, 4])
     """
     return _seeded(lambda: CharLM(alphabet, width, layers, heads, context), seed)
+
+
+def tiny_gpt2(
+    tokenizer,
+    *,
+    width: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    context: int = 64,
+    seed: int = 0,
+):
+    """A small GPT-2 (``transformers.GPT2LMHeadModel``) for ``tokenizer``'s vocabulary, seeded.
+
+    The architecture of GPT-2 at a size a CPU trains in seconds (lesson 09): ``layers`` blocks
+    of ``width``-dimensional embeddings, reading up to ``context`` tokens. Dropout is off (the
+    course's other models have none either) and the read-out has its own weights rather than
+    the embedding's (GPT-2 ties them), so that DP-SGD computes each layer's per-example
+    gradients separately. Needs ``transformers`` (``pip install "mialab[hf]"``).
+
+    Args:
+        tokenizer: a Hugging Face tokenizer (``training.train_tokenizer`` makes one); its
+            length sets the vocabulary, its ``bos``/``eos`` tokens the model's.
+
+    Example:
+        >>> from mialab.training import train_tokenizer
+        >>> tokenizer = train_tokenizer(["ab ab", "ba ba"], vocab_size=260)
+        >>> lm = tiny_gpt2(tokenizer)
+        >>> lm(torch.zeros(2, 5, dtype=torch.long)).logits.shape[-1] == len(tokenizer)
+        True
+    """
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    if not callable(tokenizer) or not hasattr(tokenizer, "bos_token_id"):
+        raise TypeError(
+            f"tokenizer must be a Hugging Face tokenizer, got {type(tokenizer).__name__}"
+        )
+    width, layers = positive_int(width, "width"), positive_int(layers, "layers")
+    heads, context = positive_int(heads, "heads"), positive_int(context, "context")
+    if width % heads:
+        raise ValueError(f"width ({width}) must be a multiple of heads ({heads})")
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=context,
+        n_embd=width,
+        n_layer=layers,
+        n_head=heads,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        tie_word_embeddings=False,
+    )
+    return _seeded(lambda: GPT2LMHeadModel(config).eval(), seed)
 
 
 SCHEDULES = ("cosine", "linear")

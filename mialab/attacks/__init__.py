@@ -48,6 +48,7 @@ _SUBMODULE_OF = {
     "lm_zlib_score": "language",
     "lm_reference_score": "language",
     "lm_min_k_score": "language",
+    "lm_min_k_plus_plus_score": "language",
     "exposure": "language",
     "exposure_estimate": "language",
 }

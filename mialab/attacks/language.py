@@ -28,6 +28,7 @@ __all__ = [
     "exposure",
     "exposure_estimate",
     "lm_loss_score",
+    "lm_min_k_plus_plus_score",
     "lm_min_k_score",
     "lm_reference_score",
     "lm_zlib_score",
@@ -137,6 +138,56 @@ def lm_min_k_score(token_logprobs, k: float = 0.2) -> np.ndarray:
     return np.array(
         [np.sort(s)[: max(1, math.floor(k * len(s)))].mean() for s in _sequences(token_logprobs)]
     )
+
+
+def lm_min_k_plus_plus_score(token_logprobs, vocab_means, vocab_stds, k: float = 0.2) -> np.ndarray:
+    """Min-K%++ (Zhang et al. 2024): Min-K% of each token's log-probability standardised by
+    the model's own distribution at that position.
+
+    Per token, z = (log p(x_t | x_<t) − μ_t) / σ_t, where μ_t and σ_t² are the mean and variance
+    of log p(z | x_<t) over the vocabulary z, weighted by the model's probabilities p(z | x_<t);
+    the score is the mean of the ⌊k·n⌋ lowest z (at least one), as in :func:`lm_min_k_score`.
+    A training text tends to sit at a mode of the model's distribution (z near or above 0); a
+    token that is unlikely merely because the distribution is flat is not held against a text.
+    :func:`mialab.training.hf_token_logprobs` and :func:`mialab.training.token_logprobs` return
+    μ and σ with ``return_moments=True``.
+
+    Args:
+        token_logprobs: per text, the log-probability of each token.
+        vocab_means: per text, μ_t at each token (same lengths).
+        vocab_stds: per text, σ_t at each token (same lengths, all > 0).
+        k: the fraction of lowest tokens averaged.
+
+    Example:
+        >>> lm_min_k_plus_plus_score([np.log([0.5, 0.1])], [[-0.7, -1.0]], [[0.1, 0.5]], k=0.5)
+        array([-2.6052])
+    """
+    k = fraction(k, "k")
+    logprobs = _sequences(token_logprobs)
+    means = _as_list(vocab_means, "vocab_means", "1-d arrays, one per text")
+    stds = _as_list(vocab_stds, "vocab_stds", "1-d arrays, one per text")
+    for name, values in (("vocab_means", means), ("vocab_stds", stds)):
+        if len(values) != len(logprobs):
+            raise ValueError(
+                f"{name} must hold one array per text: {len(values)} vs {len(logprobs)}"
+            )
+    scores = []
+    for i, (lp, mean, std) in enumerate(zip(logprobs, means, stds, strict=True)):
+        mean = float_array(mean, f"vocab_means[{i}]", ndim=1)
+        std = float_array(std, f"vocab_stds[{i}]", ndim=1)
+        if not len(mean) == len(std) == len(lp):
+            raise ValueError(
+                f"text {i}: token_logprobs, vocab_means and vocab_stds must have one value per "
+                f"token: {len(lp)}, {len(mean)}, {len(std)}"
+            )
+        if np.any(std <= 0):
+            raise ValueError(
+                f"vocab_stds[{i}] holds a value ≤ 0: a standard deviation over the vocabulary "
+                "is positive (0 only where the model puts all its mass on one token)"
+            )
+        z = np.sort((lp - mean) / std)
+        scores.append(z[: max(1, math.floor(k * len(z)))].mean())
+    return np.array(scores)
 
 
 def exposure(canary_logprob: float, candidate_logprobs, *, rtol: float = 1e-5) -> float:

@@ -37,6 +37,7 @@ from mialab.training.checks import (
 )
 from mialab.training.diffusion import timesteps_and_noise
 from mialab.training.gans import gan_rows
+from mialab.training.huggingface import causal_lm_loss, encode, padded
 from mialab.training.loop import (
     check_finite,
     check_weights,
@@ -53,6 +54,7 @@ __all__ = [
     "fit_private",
     "fit_private_diffusion",
     "fit_private_gan",
+    "fit_private_hf_lm",
     "fit_private_lm",
 ]
 
@@ -514,6 +516,83 @@ def fit_private_lm(
         desc="training language model with DP-SGD", disable=disable,
     )  # fmt: skip
     return model.eval(), epsilon
+
+
+def fit_private_hf_lm(
+    model: nn.Module,
+    tokenizer,
+    texts,
+    *,
+    privacy: DPSettings,
+    epochs: int = 10,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    device="cpu",
+    progress: bool | None = None,
+) -> tuple[nn.Module, float]:
+    """Train or fine-tune a Hugging Face causal LM with DP-SGD, a text as the unit of privacy.
+
+    As :func:`mialab.training.fit_hf_lm` (``bos + text + eos``, the parameters that require
+    gradients), with each text's gradient clipped to ``max_grad_norm`` and noise calibrated to
+    ``target_epsilon`` over ``epochs`` of Poisson-sampled batches; ``privacy``, ``device`` and
+    ``progress`` as in :func:`fit_private`. Positions are passed to the model per text
+    (``position_ids``), which Opacus needs to give a position embedding per-example gradients;
+    a model that takes no ``position_ids`` (BLOOM's ALiBi, say) is refused by its own forward.
+    Fine-tuning a pretrained model this way protects the fine-tuning texts only.
+
+    Returns:
+        ``(model, epsilon)``, the model on the CPU, in eval mode.
+
+    Example:
+        >>> from mialab import models, training
+        >>> tokenizer = training.train_tokenizer(["ab ab", "ba ba"], vocab_size=260)
+        >>> lm, epsilon = fit_private_hf_lm(models.tiny_gpt2(tokenizer), tokenizer,
+        ...                                 ["ab ab", "ba ba"] * 20,
+        ...                                 privacy=DPSettings(target_epsilon=4.0), epochs=2)
+        >>> round(epsilon, 1)
+        4.0
+    """
+    rows = encode(model, tokenizer, texts, end=True)
+    check_private(model)
+    privacy = _privacy(privacy)
+    epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
+    lr, seed = positive_number(lr, "lr"), seed_value(seed)
+    device, disable = resolve_device(device), tqdm_disable(progress)
+    learning_rate(lr, model)
+    if privacy.target_epsilon == math.inf:
+        model = training.fit_hf_lm(model, tokenizer, texts, epochs=epochs, batch_size=batch_size,
+                                   lr=lr, seed=seed, device=device, progress=progress)  # fmt: skip
+        return model, math.inf
+
+    def batch_loss(private, ids, mask):
+        width = int(mask.sum(1).max())  # no column of padding only
+        return causal_lm_loss(_positioned(private), ids[:, :width], mask[:, :width])
+
+    def empty_loss(private, ids, mask):
+        # GPT-2 cannot run an empty batch: one all-zero row whose loss is multiplied by 0
+        # contributes a zero per-example gradient, so the step adds the noise only.
+        dummy = torch.zeros(1, 2, dtype=torch.long, device=ids.device)
+        return causal_lm_loss(_positioned(private), dummy, torch.ones_like(dummy)) * 0
+
+    epsilon = _train_private(
+        model, TensorDataset(*padded(rows)), batch_loss, privacy=privacy, epochs=epochs,
+        batch_size=batch_size, lr=lr, grad_sample_mode="hooks", seed=seed, device=device,
+        desc="training language model with DP-SGD", disable=disable, empty_loss=empty_loss,
+    )  # fmt: skip
+    return model.eval(), epsilon
+
+
+def _positioned(private):
+    """``private`` called with a position per token of every row, not one row shared by the
+    batch (``position_ids`` of shape ``(batch, length)``)."""
+
+    def forward(input_ids, attention_mask):
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        return private(input_ids=input_ids, attention_mask=attention_mask,
+                       position_ids=positions.expand_as(input_ids))  # fmt: skip
+
+    return forward
 
 
 def fit_private_diffusion(

@@ -3,7 +3,9 @@
 One module per job: :mod:`~mialab.training.classifiers` (``fit``, ``learning_curves``,
 ``fit_many``, ``predict_logits``), :mod:`~mialab.training.gans` (``fit_gan``, ``sample``),
 :mod:`~mialab.training.diffusion` (``fit_diffusion``, ``diffusion_sample``, ``ddim_step``),
-:mod:`~mialab.training.language` (``fit_lm``, ``token_logprobs``, ``generate``, ...), and what
+:mod:`~mialab.training.language` (``fit_lm``, ``token_logprobs``, ``generate``, ...),
+:mod:`~mialab.training.huggingface` (``train_tokenizer``, ``fit_hf_lm``, ``hf_token_logprobs``:
+Hugging Face causal language models), and what
 their loops share, :mod:`~mialab.training.loop` (``resolve_device``, ``batches``) and
 :mod:`~mialab.training.checks` (inputs checked against a model).
 
@@ -20,6 +22,7 @@ from mialab.training.classifiers import (
 )
 from mialab.training.diffusion import ddim_step, diffusion_sample, fit_diffusion
 from mialab.training.gans import fit_gan, sample
+from mialab.training.huggingface import fit_hf_lm, hf_token_logprobs, train_tokenizer
 from mialab.training.language import (
     complete,
     fit_lm,
@@ -47,4 +50,7 @@ __all__ = [
     "total_logprobs",
     "generate",
     "complete",
+    "train_tokenizer",
+    "fit_hf_lm",
+    "hf_token_logprobs",
 ]

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from mialab._checks import positive_int, real_number, seed_value
+from mialab._checks import boolean, positive_int, real_number, seed_value
 from mialab.models import sequence_loss
 from mialab.training.checks import char_lm
 from mialab.training.loop import (
@@ -78,15 +78,18 @@ def fit_lm(
 
 
 def token_logprobs(
-    model: nn.Module, texts, *, batch_size: int = 256, device="cpu"
-) -> list[np.ndarray]:
+    model: nn.Module, texts, *, batch_size: int = 256, device="cpu", return_moments: bool = False
+):
     """Each text's per-character log-probabilities under ``model`` (its closing newline included).
 
     The input every score of :mod:`mialab.attacks.language` takes. Computed on ``device``; the
-    model is left where it was, in the mode it was in.
+    model is left where it was, in the mode it was in. With ``return_moments``, also the mean
+    and the standard deviation of log p(c | prefix) over the alphabet c under the model at each
+    position, which Min-K%++ needs (:func:`mialab.attacks.lm_min_k_plus_plus_score`).
 
     Returns:
-        One float64 NumPy array per text, of length ``len(text) + 1``.
+        One float64 NumPy array per text, of length ``len(text) + 1``; with ``return_moments``,
+        a tuple ``(token_logprobs, vocab_means, vocab_stds)`` of three such lists.
 
     Example:
         >>> from mialab import models
@@ -95,17 +98,30 @@ def token_logprobs(
     """
     tokens, targets = char_lm(model).encode(texts)
     batch_size = positive_int(batch_size, "batch_size")
+    return_moments = boolean(return_moments, "return_moments")
     device = resolve_device(device)
-    out = []
+    out, means, stds = [], [], []
     with on_device(device, model, back_home=True), evaluating(model):
         for start in range(0, len(tokens), batch_size):
             logits = model(tokens[start : start + batch_size].to(device))
             logp = torch.log_softmax(logits, dim=-1).cpu()
             tgt = targets[start : start + batch_size]
             picked = logp.gather(2, tgt.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-            for row, mask in zip(picked, tgt != -100, strict=True):
+            mean, std = vocab_moments(logp)
+            for row, mu, sigma, mask in zip(picked, mean, std, tgt != -100, strict=True):
                 out.append(row[mask].double().numpy())
-    return out
+                means.append(mu[mask].double().numpy())
+                stds.append(sigma[mask].double().numpy())
+    return (out, means, stds) if return_moments else out
+
+
+def vocab_moments(logp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean and standard deviation of log p over the last dimension (the vocabulary),
+    weighted by p: Min-K%++'s μ and σ at every position of ``logp`` (log-probabilities)."""
+    p = logp.exp()
+    mean = (p * logp).sum(-1)
+    # Two passes (deviations from the mean), so the variance is never negative by rounding.
+    return mean, (p * (logp - mean.unsqueeze(-1)) ** 2).sum(-1).sqrt()
 
 
 def total_logprobs(model: nn.Module, texts, *, batch_size: int = 256, device="cpu") -> np.ndarray:
