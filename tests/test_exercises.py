@@ -1,5 +1,7 @@
 """Each exercise accepts its solution and rejects the wrong answers students typically give."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy.stats import norm
@@ -15,6 +17,7 @@ from mialab.exercises import (
     lesson06,
     lesson07,
     lesson08,
+    lesson09,
 )
 from mialab.metrics import evaluate as ml_evaluate
 
@@ -34,6 +37,7 @@ EVERY_EXERCISE = [
         lesson06,
         lesson07,
         lesson08,
+        lesson09,
     )
     for name in lesson.__all__
 ]
@@ -406,3 +410,68 @@ def test_lesson08_extraction_is_normalised_by_the_neighbourhood():
     assert lesson08.extracted_solution(np.array([far_copy]), alpha=0.5, threshold=0.5).tolist() == [
         False
     ]  # ℓ = 3 / (0.5 · 9.8) ≈ 0.61
+
+
+def test_lesson09_min_k_plus_plus_accepts_the_solution_and_explains_typical_mistakes():
+    q1 = lesson09.q1
+    assert q1.check(...).status == "not attempted"
+    assert q1.check(unfinished).status == "not attempted"
+    assert q1.check(crashes).status == "incorrect"
+    assert q1.check(lesson09.min_k_plus_plus_solution).correct
+
+    def log_softmax(logits):
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    def standardised(logits, ids, weighted=True, root=True):
+        logp = log_softmax(np.asarray(logits, dtype=float))
+        p = np.exp(logp) if weighted else np.full_like(logp, 1 / logp.shape[1])
+        mu = (p * logp).sum(axis=1)
+        var = (p * (logp - mu[:, None]) ** 2).sum(axis=1)
+        return (logp[np.arange(len(logp)), ids] - mu) / (np.sqrt(var) if root else var)
+
+    def lowest(values, k, rounding=math.floor):
+        return float(np.sort(values)[: max(1, rounding(k * len(values)))].mean())
+
+    def naive_softmax(logits, ids, k):  # overflows on large logits
+        p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        logp = np.log(p)
+        mu = (p * logp).sum(axis=1)
+        sd = np.sqrt((p * (logp - mu[:, None]) ** 2).sum(axis=1))
+        return lowest((logp[np.arange(len(logp)), ids] - mu) / sd, k)
+
+    mistakes = {
+        "square root of the variance": lambda lo, ids, k: lowest(
+            standardised(lo, ids, root=False), k
+        ),
+        "weight": lambda lo, ids, k: lowest(standardised(lo, ids, weighted=False), k),
+        "that is Min-K%": lambda lo, ids, k: lowest(
+            log_softmax(np.asarray(lo, dtype=float))[np.arange(len(ids)), ids], k
+        ),
+        "*lowest*": lambda lo, ids, k: -lowest(-standardised(lo, ids), k),
+        "rounded down": lambda lo, ids, k: lowest(standardised(lo, ids), k, math.ceil),
+        "subtract each row's maximum": naive_softmax,
+    }
+    for phrase, mistake in mistakes.items():
+        with np.errstate(all="ignore"):
+            feedback = q1.check(mistake)
+        assert not feedback.correct and phrase in feedback.message, (phrase, feedback.message)
+
+
+def test_lesson09_judgement_exercises_accept_the_answers_and_explain_each_wrong_one():
+    q2, q3 = lesson09.q2, lesson09.q3
+    assert q2.check(...).status == q3.check(...).status == "not attempted"
+    assert q2.check({"b", "e"}).correct and q2.check(["e", "b"]).correct
+    assert q2.check(lesson09.fair_nonmembers_solution).correct
+    assert "dates" in q2.check({"a", "b", "e"}).message
+    assert "template" in q2.check({"b", "c", "e"}).message
+    assert "wrote them" in q2.check({"b", "d", "e"}).message
+    assert "(e) is fair too" in q2.check({"b"}).message
+    assert "lettered a to e" in q2.check({"b", "z"}).message
+    assert "set of letters" in q2.check(3).message
+    assert q3.check("a").correct and q3.check(" A ").correct
+    assert q3.check(lesson09.reference_solution).correct
+    for letter, phrase in (("b", "cancels"), ("c", "different distribution"), ("d", "2 epochs")):
+        assert phrase in q3.check(letter).message
+    assert "one letter" in q3.check("e").message
+    assert q2.hint().message and q3.solution().message.startswith('"a"')

@@ -16,6 +16,7 @@ from mialab.exercises import (
     lesson06,
     lesson07,
     lesson08,
+    lesson09,
 )
 from mialab.exercises.framework import Exercise, Feedback
 
@@ -31,4 +32,5 @@ __all__ = [
     "lesson06",
     "lesson07",
     "lesson08",
+    "lesson09",
 ]
