@@ -11,9 +11,19 @@ import torch
 
 import mialab as ml
 from mialab.defenses import dp
-from mialab.training import classifiers, gans, language, loop
+from mialab.training import classifiers, gans, huggingface, language, loop
 
 TEXTS = ["ab", "ba", "aab", "bab"] * 4
+HF_TEXTS = ["the cat sat", "a dog ran", "the dog sat on the mat"] * 4
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return ml.training.train_tokenizer(HF_TEXTS, vocab_size=280)
+
+
+def tiny_gpt2(tokenizer):
+    return ml.models.tiny_gpt2(tokenizer, width=16, layers=1, heads=2, context=32)
 
 
 def weights(*models):
@@ -80,7 +90,7 @@ def test_cpu_as_a_string_or_a_torch_device_gives_identical_results(small):
             assert a == b
 
 
-def test_every_call_runs_its_models_on_the_resolved_device(monkeypatch, small):
+def test_every_call_runs_its_models_on_the_resolved_device(monkeypatch, small, tokenizer):
     """Each function asks resolve_device once, then runs each model it uses there: trainers send
     the models back to the CPU, inference back to where they were. A stand-in device (the CPU
     under another object) shows that the resolved device, not the argument, is the one used."""
@@ -101,13 +111,14 @@ def test_every_call_runs_its_models_on_the_resolved_device(monkeypatch, small):
         with real_on_device(device, *models, back_home=back_home):
             yield
 
-    for module in (classifiers, gans, language, dp):
+    for module in (classifiers, gans, language, huggingface, dp):
         monkeypatch.setattr(module, "resolve_device", fake_resolve)
         monkeypatch.setattr(module, "on_device", recording_on_device)
 
     g, d = ml.models.gan(64)
     lm = ml.models.char_lm("\nab", width=16)
     mlp = ml.models.mlp(64, 10)
+    gpt = tiny_gpt2(tokenizer)
     cases = [
         (lambda: ml.training.fit(mlp, small, epochs=1, device="auto"), ("Sequential",), False),
         (
@@ -148,6 +159,29 @@ def test_every_call_runs_its_models_on_the_resolved_device(monkeypatch, small):
             ("CharLM",),
             False,
         ),
+        (
+            lambda: ml.training.fit_hf_lm(gpt, tokenizer, HF_TEXTS, epochs=1, device="auto"),
+            ("GPT2LMHeadModel",),
+            False,
+        ),
+        (
+            lambda: ml.training.hf_token_logprobs(gpt, tokenizer, HF_TEXTS, device="auto"),
+            ("GPT2LMHeadModel",),
+            True,
+        ),
+        (
+            lambda: dp.fit_private_hf_lm(
+                gpt,
+                tokenizer,
+                HF_TEXTS,
+                privacy=dp.DPSettings(noise_multiplier=1.0),
+                epochs=1,
+                batch_size=4,
+                device="auto",
+            ),
+            ("GPT2LMHeadModel",),
+            False,
+        ),
     ]
     for call, models, back_home in cases:
         calls.clear()
@@ -173,7 +207,7 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 
 @needs_cuda
-def test_everything_runs_on_cuda_and_agrees_with_the_cpu(small):
+def test_everything_runs_on_cuda_and_agrees_with_the_cpu(small, tokenizer):
     """Same seeds on "cuda" and on the CPU: the same batches and noise (drawn on the CPU), so
     the results agree up to float rounding; models come back on the CPU, arrays are NumPy."""
 
@@ -199,7 +233,13 @@ def test_everything_runs_on_cuda_and_agrees_with_the_cpu(small):
             ml.models.char_lm("\nab", width=16), TEXTS,
             privacy=dp.DPSettings(noise_multiplier=0), epochs=2, device=device,
         )  # fmt: skip
-        for m in (model, *refs, g, d, lm, twin, lm_twin):
+        gpt = ml.training.fit_hf_lm(tiny_gpt2(tokenizer), tokenizer, HF_TEXTS, epochs=3,
+                                    batch_size=4, device=device)  # fmt: skip
+        gpt_twin, gpt_epsilon = dp.fit_private_hf_lm(
+            tiny_gpt2(tokenizer), tokenizer, HF_TEXTS, privacy=dp.DPSettings(noise_multiplier=0),
+            epochs=2, batch_size=4, device=device,
+        )  # fmt: skip
+        for m in (model, *refs, g, d, lm, twin, lm_twin, gpt, gpt_twin):
             assert all(p.device.type == "cpu" for p in m.parameters())
         out["logits"] = ml.training.predict_logits(model, small.X, device=device)
         out["ref logits"] = ml.training.predict_logits(refs, small.X, device=device)
@@ -209,7 +249,12 @@ def test_everything_runs_on_cuda_and_agrees_with_the_cpu(small):
         out["twin logits"] = ml.training.predict_logits(twin, small.X, device=device)
         out["lm twin"] = ml.training.total_logprobs(lm_twin, TEXTS, device=device)
         out["greedy"] = ml.training.complete(lm, "a", max_chars=8, device=device)
-        assert epsilon == math.inf and gan_epsilon == math.inf
+        for name, gpt_model in (("gpt", gpt), ("gpt twin", gpt_twin)):
+            moments = ml.training.hf_token_logprobs(gpt_model, tokenizer, HF_TEXTS, batch_size=5,
+                                                    device=device, return_moments=True)  # fmt: skip
+            for what, arrays in zip(("logprobs", "means", "stds"), moments, strict=True):
+                out[f"{name} {what}"] = np.concatenate(arrays)
+        assert epsilon == math.inf and gan_epsilon == math.inf and gpt_epsilon == math.inf
         assert np.array_equal(mask, ml.training.fit_many(
             partial(ml.models.mlp, 64, 10), small, 4, epochs=1)[1])  # fmt: skip
         return out
@@ -225,3 +270,10 @@ def test_everything_runs_on_cuda_and_agrees_with_the_cpu(small):
     ml.training.predict_logits(model, small.X, device="cuda")
     ml.training.predict_logits(model, small.X)  # on the CPU, then back
     assert next(model.parameters()).device.type == "cuda"
+    gpt = tiny_gpt2(tokenizer).cuda()
+    ml.training.hf_token_logprobs(gpt, tokenizer, HF_TEXTS, device="cuda")
+    ml.training.hf_token_logprobs(gpt, tokenizer, HF_TEXTS)  # on the CPU, then back
+    assert all(p.device.type == "cuda" for p in gpt.parameters())
+    gpt = tiny_gpt2(tokenizer)  # and a model on the CPU, read on the GPU, stays on the CPU
+    ml.training.hf_token_logprobs(gpt, tokenizer, HF_TEXTS, device="cuda")
+    assert all(p.device.type == "cpu" for p in gpt.parameters())

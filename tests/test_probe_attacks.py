@@ -1028,13 +1028,20 @@ BAD_SEQUENCES = {
     "inf": [np.array([-np.inf])], "above 0": [np.array([-1.0, 0.5])], "strings": [["a", "b"]],
     "a dict": {"a": SEQUENCES[0]}, "2-d per text": [np.zeros((2, 2)) - 1],
 }  # fmt: skip
-GOOD_SEQUENCES = {
-    "tuple": tuple(SEQUENCES), "Series": pd.Series(SEQUENCES),
-    "object array": np.array(SEQUENCES + [np.log([0.5])], dtype=object)[:2],
-    "2-d array": np.stack(SEQUENCES), "lists": [s.tolist() for s in SEQUENCES],
-    "tensors": [torch.as_tensor(s) for s in SEQUENCES], "2-d tensor": torch.as_tensor(
-        np.stack(SEQUENCES)), "float32": [s.astype(np.float32) for s in SEQUENCES],
-}  # fmt: skip
+
+
+def containers(sequences):
+    """The same per-text arrays in the other containers a user may pass."""
+    return {
+        "tuple": tuple(sequences), "Series": pd.Series(sequences),
+        "object array": np.array(sequences + [np.log([0.5])], dtype=object)[:2],
+        "2-d array": np.stack(sequences), "lists": [s.tolist() for s in sequences],
+        "tensors": [torch.as_tensor(s) for s in sequences], "2-d tensor": torch.as_tensor(
+            np.stack(sequences)), "float32": [s.astype(np.float32) for s in sequences],
+    }  # fmt: skip
+
+
+GOOD_SEQUENCES = containers(SEQUENCES)
 TEXTS = ["aab", "abb"]
 for f, extra in (
     (attacks.lm_loss_score, {}),
@@ -1070,6 +1077,41 @@ for f, extra in (
         numbers={"k": FRACTION_BAD} if "k" in extra else {},
         scalars={"k": (np.float32(0.5), 1)} if "k" in extra else {},
     )  # fmt: skip
+
+# Min-K%++: per text, the vocabulary's mean and standard deviation of log p at each token.
+MEANS = [np.array([-1.0, -1.2, -0.8]), np.array([-1.5, -1.1, -0.9])]
+STDS = [np.array([0.5, 0.8, 0.3]), np.array([1.0, 0.6, 0.4])]
+BAD_MOMENTS = {
+    "None": None, "a string": "abc", "empty": [], "one text unwrapped": MEANS[0],
+    "an empty text": [np.array([]), MEANS[1]], "NaN": [np.array([-1.0, np.nan, -1.0]), MEANS[1]],
+    "inf": [np.array([-1.0, -np.inf, -1.0]), MEANS[1]], "strings": [["a", "b", "c"], MEANS[1]],
+    "a dict": {"a": MEANS[0], "b": MEANS[1]}, "2-d per text": [np.zeros((3, 3)) - 1, MEANS[1]],
+    "other length": MEANS[:1], "one token short": [m[:-1] for m in MEANS],
+}  # fmt: skip
+SPECS["attacks.lm_min_k_plus_plus_score"] = Spec(
+    attacks.lm_min_k_plus_plus_score, attacks.lm_min_k_plus_plus_score,
+    {"token_logprobs": SEQUENCES, "vocab_means": MEANS, "vocab_stds": STDS, "k": 0.5},
+    numbers={"k": FRACTION_BAD}, scalars={"k": (np.float32(0.5), 1)},
+    bad=tuple((case, {"token_logprobs": value}, "token_logprobs")
+              for case, value in BAD_SEQUENCES.items())
+    + tuple((f"{arg}={case}", {arg: value}, arg) for arg in ("vocab_means", "vocab_stds")
+            for case, value in BAD_MOMENTS.items())
+    + (
+        ("one token more", {"token_logprobs": [np.append(s, -1.0) for s in SEQUENCES]},
+         "token_logprobs"),
+        ("vocab_means=above 0", {"vocab_means": [-m for m in MEANS]}, "vocab_means"),
+        ("stds as means", {"vocab_means": STDS, "vocab_stds": MEANS}, "vocab_means"),
+        ("vocab_stds=zero", {"vocab_stds": [np.array([0.5, 0.0, 0.3]), STDS[1]]}, "vocab_stds"),
+        ("vocab_stds=negative", {"vocab_stds": [-s for s in STDS]}, "vocab_stds"),
+    ),
+    good=tuple((f"{arg}={case}", {arg: value})
+               for arg, valid in (("token_logprobs", SEQUENCES), ("vocab_means", MEANS),
+                                  ("vocab_stds", STDS))
+               for case, value in containers(valid).items())
+    + (("from a model", dict(zip(("token_logprobs", "vocab_means", "vocab_stds"),
+                                 training.token_logprobs(models.char_lm("\nab"), TEXTS,
+                                                         return_moments=True), strict=True))),),
+)  # fmt: skip
 
 PROBED = {spec.target for spec in SPECS.values()}
 

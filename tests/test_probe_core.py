@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from probing import OVERFLOW, assert_accepts, assert_rejects, bad_arrays, valid_variants
 from torch import nn
+from transformers import GPT2Model
 
 from mialab import data, models, training
 from mialab.defenses import dp
@@ -46,6 +47,7 @@ PROBED = {
     models.denoiser,
     models.denoising_loss,
     models.alpha_bar_of,
+    models.tiny_gpt2,
     training.resolve_device,
     training.fit,
     training.learning_curves,
@@ -63,12 +65,16 @@ PROBED = {
     training.fit_diffusion,
     training.diffusion_sample,
     training.ddim_step,
+    training.train_tokenizer,
+    training.fit_hf_lm,
+    training.hf_token_logprobs,
     dp.DPSettings,
     dp.check_private,
     dp.fit_private,
     dp.fit_private_gan,
     dp.fit_private_lm,
     dp.fit_private_diffusion,
+    dp.fit_private_hf_lm,
 }
 
 rng = np.random.default_rng(0)
@@ -88,6 +94,26 @@ def mlp():
 
 def lm():
     return models.char_lm(ALPHABET, width=8, layers=1, heads=2, context=16)
+
+
+# Hugging Face causal LMs: one small byte-level tokenizer, a tiny GPT-2 built afresh per call.
+HF_TEXTS = ["the cat sat", "a dog ran", "the dog sat"]
+TOKENIZER = training.train_tokenizer(HF_TEXTS, vocab_size=280)
+# Another corpus, more merges: ids the 280-token model does not have.
+OTHER_TOKENIZER = training.train_tokenizer(
+    ["the cat sat on the mat", "a dog ran to the cat"] * 5, vocab_size=320
+)
+
+
+def gpt():
+    return models.tiny_gpt2(TOKENIZER, width=16, layers=1, heads=2, context=32)
+
+
+def frozen_gpt():
+    model = gpt()
+    for parameter in model.parameters():
+        parameter.requires_grad = False
+    return model
 
 
 def gan():
@@ -227,6 +253,21 @@ CALLS = {
     "fit_private_lm": lambda **kw: dp.fit_private_lm(
         **{"model": lm(), "texts": TEXTS, "batch_size": 2, **DP, **kw}
     ),
+    "train_tokenizer": lambda **kw: training.train_tokenizer(
+        **{"texts": HF_TEXTS, "vocab_size": 280, **kw}
+    ),
+    "tiny_gpt2": lambda **kw: models.tiny_gpt2(
+        **{"tokenizer": TOKENIZER, "width": 16, "layers": 1, "heads": 2, "context": 32, **kw}
+    ),
+    "fit_hf_lm": lambda **kw: training.fit_hf_lm(
+        **{"model": gpt(), "tokenizer": TOKENIZER, "texts": HF_TEXTS, "epochs": 1, **kw}
+    ),
+    "hf_token_logprobs": lambda **kw: training.hf_token_logprobs(
+        **{"model": gpt(), "tokenizer": TOKENIZER, "texts": HF_TEXTS, **kw}
+    ),
+    "fit_private_hf_lm": lambda **kw: dp.fit_private_hf_lm(
+        **{"model": gpt(), "tokenizer": TOKENIZER, "texts": HF_TEXTS, "batch_size": 2, **DP, **kw}
+    ),
 }
 
 # Spoiled hyperparameters, by kind.
@@ -248,6 +289,26 @@ NOT_DENOISERS = {**NOT_MODULES, "no alpha_bar": nn.Linear(4, 4), "2-D alpha_bar"
 BAD_TIMESTEPS = {"T": 10, "negative": -1, "float": 1.0, "bool": True, "str": "1", "None": None}
 BAD_EPSILON = {**BAD_POSITIVE, "inf": "inf", "1e3": 1e3, "1e4": 1e4}  # math.inf is valid
 TEXT_VARIANTS = {"tuple": tuple(TEXTS), "array": np.array(TEXTS), "Series": pd.Series(TEXTS)}
+HF_TEXT_VARIANTS = {
+    "tuple": tuple(HF_TEXTS),
+    "array": np.array(HF_TEXTS),
+    "Series": pd.Series(HF_TEXTS),
+    "unseen characters": ["Zoë ☃", "the cat"],
+}
+NOT_TOKENIZERS = {
+    "str": "gpt2",
+    "None": None,
+    "int": 3,
+    "dict": {"bos_token_id": 0},
+    "character model": lm(),
+    "tokenizers.Tokenizer": TOKENIZER.backend_tokenizer,
+}
+NOT_HF_MODELS = {
+    **NOT_MODULES,
+    "character model": lm(),
+    "classifier": mlp(),
+    "no language-model head": GPT2Model(gpt().config),
+}
 
 
 def without(cases: dict, *keys: str) -> dict:
@@ -280,6 +341,16 @@ TEXT_CASES = {
     "outside alphabet": ["xyz"],
     "too long": ["ab" * 20],
     "2-D array": np.array([TEXTS]),
+}
+HF_TEXT_CASES = {
+    "empty": [],
+    "a string": "the cat",
+    "None": None,
+    "numbers": [1, 2],
+    "an empty text": ["the cat", ""],
+    "bytes": [b"the cat"],
+    "too long": ["the cat " * 40],
+    "2-D array": np.array([HF_TEXTS]),
 }
 
 # (callable, argument) -> spoiled values. Arguments inside a tuple (X, y) are spoiled there.
@@ -566,6 +637,49 @@ BAD = {
     ("fit_private_lm", "seed"): BAD_SEEDS,
     ("fit_private_lm", "device"): BAD_DEVICES,
     ("fit_private_lm", "progress"): BAD_PROGRESS,
+    ("token_logprobs", "return_moments"): BAD_FLAGS,
+    ("train_tokenizer", "texts"): without(HF_TEXT_CASES, "too long"),
+    ("train_tokenizer", "vocab_size"): {
+        **BAD_COUNTS,
+        "below the 257 bytes": 256,
+        "2**27 (gigabytes)": 2**27,
+        "2**64": 2**64,
+    },  # fmt: skip
+    ("tiny_gpt2", "tokenizer"): NOT_TOKENIZERS,
+    ("tiny_gpt2", "width"): {**BAD_COUNTS, "not a multiple of heads": 15},
+    ("tiny_gpt2", "layers"): BAD_COUNTS,
+    ("tiny_gpt2", "heads"): BAD_COUNTS,
+    ("tiny_gpt2", "context"): BAD_COUNTS,
+    ("tiny_gpt2", "seed"): BAD_SEEDS,
+    ("fit_hf_lm", "model"): {**NOT_HF_MODELS, "frozen": frozen_gpt()},
+    ("fit_hf_lm", "tokenizer"): {**NOT_TOKENIZERS, "another vocabulary": OTHER_TOKENIZER},
+    ("fit_hf_lm", "texts"): HF_TEXT_CASES,
+    ("fit_hf_lm", "epochs"): BAD_COUNTS,
+    ("fit_hf_lm", "batch_size"): BAD_COUNTS,
+    ("fit_hf_lm", "lr"): {**BAD_POSITIVE, "1e300": 1e300, "1e38 (diverges)": 1e38},
+    ("fit_hf_lm", "seed"): BAD_SEEDS,
+    ("fit_hf_lm", "progress"): BAD_PROGRESS,
+    ("fit_hf_lm", "device"): BAD_DEVICES,
+    ("hf_token_logprobs", "model"): NOT_HF_MODELS,
+    ("hf_token_logprobs", "tokenizer"): {**NOT_TOKENIZERS, "another vocabulary": OTHER_TOKENIZER},
+    ("hf_token_logprobs", "texts"): HF_TEXT_CASES,
+    ("hf_token_logprobs", "batch_size"): BAD_COUNTS,
+    ("hf_token_logprobs", "device"): BAD_DEVICES,
+    ("hf_token_logprobs", "progress"): BAD_PROGRESS,
+    ("hf_token_logprobs", "return_moments"): BAD_FLAGS,
+    ("fit_private_hf_lm", "model"): {**NOT_HF_MODELS, "frozen": frozen_gpt()},
+    ("fit_private_hf_lm", "tokenizer"): {
+        **NOT_TOKENIZERS,
+        "another vocabulary": OTHER_TOKENIZER,
+    },  # fmt: skip
+    ("fit_private_hf_lm", "texts"): HF_TEXT_CASES,
+    ("fit_private_hf_lm", "privacy"): BAD_PRIVACY,
+    ("fit_private_hf_lm", "epochs"): BAD_COUNTS,
+    ("fit_private_hf_lm", "batch_size"): BAD_COUNTS,
+    ("fit_private_hf_lm", "lr"): {**BAD_POSITIVE, "1e300": 1e300},
+    ("fit_private_hf_lm", "seed"): BAD_SEEDS,
+    ("fit_private_hf_lm", "device"): BAD_DEVICES,
+    ("fit_private_hf_lm", "progress"): BAD_PROGRESS,
 }
 # X and labels inside the (X, labels) tuple of the training functions, named
 # "<argument> X/labels".
@@ -678,6 +792,27 @@ VALID = {
         "noise-free twin": dp.DPSettings(noise_multiplier=0),
     },  # fmt: skip
     ("fit_private_lm", "texts"): TEXT_VARIANTS,
+    ("token_logprobs", "return_moments"): {"True": True, "np.bool_": np.bool_(True)},
+    ("train_tokenizer", "texts"): HF_TEXT_VARIANTS,
+    ("train_tokenizer", "vocab_size"): {"np.int64": np.int64(300), "257": 257},
+    ("tiny_gpt2", "width"): {"np.int64": np.int64(8)},
+    ("tiny_gpt2", "context"): {"np.int64": np.int64(16)},
+    ("tiny_gpt2", "seed"): {"np.uint32 max": np.uint32(2**32 - 1)},
+    ("fit_hf_lm", "texts"): HF_TEXT_VARIANTS,
+    ("fit_hf_lm", "lr"): {"np.float32": np.float32(0.01)},
+    ("fit_hf_lm", "epochs"): {"np.int64": np.int64(2)},
+    ("fit_hf_lm", "seed"): {"np.int64": np.int64(7)},
+    ("fit_hf_lm", "progress"): {"None": None, "np.bool_": np.bool_(False)},
+    ("fit_hf_lm", "device"): {"torch.device": torch.device("cpu"), "auto": "auto"},
+    ("hf_token_logprobs", "texts"): HF_TEXT_VARIANTS,
+    ("hf_token_logprobs", "batch_size"): {"np.int64": np.int64(1)},
+    ("hf_token_logprobs", "return_moments"): {"True": True, "np.bool_": np.bool_(True)},
+    ("hf_token_logprobs", "device"): {"torch.device": torch.device("cpu"), "auto": "auto"},
+    ("fit_private_hf_lm", "privacy"): {
+        "inf": dp.DPSettings(target_epsilon=math.inf),
+        "noise-free twin": dp.DPSettings(noise_multiplier=0),
+    },  # fmt: skip
+    ("fit_private_hf_lm", "texts"): HF_TEXT_VARIANTS,
     ("noise_schedule", "steps"): {"np.int64": np.int64(10), "one": 1},
     ("noise_schedule", "kind"): {"cosine": "cosine", "np.str_": np.str_("linear")},
     ("denoiser", "n_features"): {"np.int64": np.int64(4)},

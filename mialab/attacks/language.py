@@ -180,6 +180,10 @@ def lm_min_k_plus_plus_score(token_logprobs, vocab_means, vocab_stds, k: float =
                 f"text {i}: token_logprobs, vocab_means and vocab_stds must have one value per "
                 f"token: {len(lp)}, {len(mean)}, {len(std)}"
             )
+        if np.any(mean > 1e-9):
+            raise ValueError(
+                f"vocab_means[{i}] holds values above 0: a mean of log-probabilities is ≤ 0"
+            )
         if np.any(std <= 0):
             raise ValueError(
                 f"vocab_stds[{i}] holds a value ≤ 0: a standard deviation over the vocabulary "

@@ -37,7 +37,7 @@ from mialab.training.checks import (
 )
 from mialab.training.diffusion import timesteps_and_noise
 from mialab.training.gans import gan_rows
-from mialab.training.huggingface import causal_lm_loss, encode, padded
+from mialab.training.huggingface import causal_lm_loss, encode, padded, trainable
 from mialab.training.loop import (
     check_finite,
     check_weights,
@@ -555,6 +555,7 @@ def fit_private_hf_lm(
     """
     rows = encode(model, tokenizer, texts, end=True)
     check_private(model)
+    trainable(model)
     privacy = _privacy(privacy)
     epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
     lr, seed = positive_number(lr, "lr"), seed_value(seed)

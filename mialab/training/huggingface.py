@@ -41,6 +41,7 @@ from mialab.training.loop import (
 __all__ = ["fit_hf_lm", "hf_token_logprobs", "train_tokenizer"]
 
 END_OF_TEXT = "<|endoftext|>"
+MAX_VOCAB = 2**20
 
 
 def _texts(texts, name: str = "texts") -> list[str]:
@@ -80,6 +81,14 @@ def context_of(model) -> int | None:
     return getattr(model.config, "max_position_embeddings", None)
 
 
+def trainable(model) -> list[nn.Parameter]:
+    """The parameters of ``model`` that require gradients; a model with none is refused."""
+    trained = [p for p in model.parameters() if p.requires_grad]
+    if not trained:
+        raise ValueError("model has no parameter that requires gradients: nothing to train")
+    return trained
+
+
 def encode(model, tokenizer, texts, *, name: str = "texts", end: bool = False) -> list[list[int]]:
     """Each text's token ids: ``bos`` (where the tokenizer has one), the text's own tokens, and
     with ``end`` the tokenizer's ``eos``; a text longer than the model's context is refused."""
@@ -88,7 +97,7 @@ def encode(model, tokenizer, texts, *, name: str = "texts", end: bool = False) -
     texts = _texts(texts, name)
     bos = [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
     eos = [tokenizer.eos_token_id] if end and tokenizer.eos_token_id is not None else []
-    context = context_of(model)
+    context, vocab = context_of(model), getattr(model.config, "vocab_size", None)
     encoded = []
     for i, ids in enumerate(tokenizer(texts, add_special_tokens=False)["input_ids"]):
         row = bos + list(ids) + eos
@@ -101,6 +110,11 @@ def encode(model, tokenizer, texts, *, name: str = "texts", end: bool = False) -
             raise ValueError(
                 f"{name}[{i}] has {len(row)} tokens (with bos/eos); the model reads at most "
                 f"{context} (config.max_position_embeddings): split the text or score its start"
+            )
+        if vocab is not None and max(row) >= vocab:
+            raise ValueError(
+                f"tokenizer gives {name}[{i}] the token id {max(row)}, but the model's vocabulary "
+                f"has {vocab} tokens (config.vocab_size): pass the model's own tokenizer"
             )
         encoded.append(row)
     return encoded
@@ -125,7 +139,12 @@ def padded(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
 def next_token_logits(model, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The logits each position gives the token after it: ``(batch, length - 1, vocab)``."""
     output = model(input_ids=ids, attention_mask=mask)
-    logits = output.logits if hasattr(output, "logits") else output[0]
+    logits = output[0] if isinstance(output, tuple) else getattr(output, "logits", None)
+    if logits is None:
+        raise TypeError(
+            f"model must be a causal language model, but its output ({type(output).__name__}) "
+            "has no logits: load it with AutoModelForCausalLM, not AutoModel"
+        )
     return logits[:, :-1]
 
 
@@ -161,6 +180,13 @@ def train_tokenizer(texts, *, vocab_size: int = 1000):
         raise ValueError(
             f"vocab_size must be at least {len(alphabet) + 1} (the 256 bytes and <|endoftext|>), "
             f"got {vocab_size}"
+        )
+    if vocab_size > MAX_VOCAB:
+        # The trainer reserves memory for the whole bound (2**27 asks for 9 GB; an allocation
+        # that fails aborts Python), however few merges the texts have.
+        raise ValueError(
+            f"vocab_size must be at most {MAX_VOCAB} (2**20; the largest tokenizers in use have "
+            f"about 260,000 tokens), got {vocab_size}"
         )
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -208,9 +234,7 @@ def fit_hf_lm(
     epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
     lr, seed = learning_rate(lr, model), seed_value(seed)
     device, disable = resolve_device(device), tqdm_disable(progress)
-    trained = [p for p in model.parameters() if p.requires_grad]
-    if not trained:
-        raise ValueError("model has no parameter that requires gradients: nothing to train")
+    trained = trainable(model)
     ids, mask = padded(rows)
     with on_device(device, model):
         ids, mask = ids.to(device), mask.to(device)
