@@ -364,3 +364,44 @@ def test_nothing_leaves_the_machine(monkeypatch):
     training.fit_hf_lm(model, tokenizer, TEXTS, epochs=1)
     training.hf_token_logprobs(model, tokenizer, TEXTS)
     assert not attempts
+
+
+def per_text_gradients(model, batch_loss, *batch):
+    """Opacus' per-example gradients of ``batch_loss`` (a batch mean), flattened per text."""
+    from opacus import GradSampleModule
+
+    private = GradSampleModule(copy.deepcopy(model).train())  # Opacus records in train mode
+    batch_loss(private, *batch).backward()
+    return torch.cat(
+        [p.grad_sample.flatten(1) for p in private.parameters() if p.grad_sample is not None], 1
+    )
+
+
+@pytest.mark.parametrize("kind", ["character model", "GPT-2"])
+def test_dp_losses_give_each_text_a_gradient_that_depends_on_it_alone(tokenizer, kind):
+    # DP-SGD's sensitivity is the clipping norm only if adding a text leaves the others'
+    # per-example gradients unchanged: a mean over the batch's tokens would rescale them.
+    if kind == "GPT-2":
+        model = models.tiny_gpt2(tokenizer, width=16, layers=1, heads=2, context=32)
+        ids, mask = training.huggingface.padded(
+            training.huggingface.encode(model, tokenizer, ["a dog ran", TEXTS[0]], end=True)
+        )
+
+        def loss(private, ids, mask):
+            positions = torch.arange(ids.shape[1]).expand_as(ids)
+            logits = private(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+            targets = training.huggingface.next_token_targets(ids, mask)
+            return dp._mean_over_texts(logits[:, :-1], targets)
+
+        short, both = (ids[:1, : int(mask[0].sum())], mask[:1, : int(mask[0].sum())]), (ids, mask)
+    else:
+        model = models.char_lm("\nabc ", width=16, layers=1, heads=2, context=32)
+        tokens, targets = model.encode(["ab", "abc cab ba"])
+
+        def loss(private, tokens, targets):
+            return dp._mean_over_texts(private(tokens), targets)
+
+        short, both = (tokens[:1, :3], targets[:1, :3]), (tokens, targets)
+    alone = per_text_gradients(model, loss, *short)[0]
+    beside_another = per_text_gradients(model, loss, *both)[0]
+    torch.testing.assert_close(alone, beside_another, rtol=1e-4, atol=1e-6)

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from mialab import training
 from mialab._checks import is_number, positive_int, positive_number, real_number, seed_value
 from mialab.data import arrays, features
-from mialab.models import alpha_bar_of, denoising_loss, latent_dim, sequence_loss
+from mialab.models import alpha_bar_of, denoising_loss, latent_dim
 from mialab.training.checks import (
     char_lm,
     check_labels_fit,
@@ -37,7 +37,13 @@ from mialab.training.checks import (
 )
 from mialab.training.diffusion import timesteps_and_noise
 from mialab.training.gans import gan_rows
-from mialab.training.huggingface import causal_lm_loss, encode, padded, trainable
+from mialab.training.huggingface import (
+    encode,
+    next_token_logits,
+    next_token_targets,
+    padded,
+    trainable,
+)
 from mialab.training.loop import (
     check_finite,
     check_weights,
@@ -235,6 +241,28 @@ def _train_private(model, dataset, batch_loss, *, privacy, epochs, batch_size, l
         private.to_standard_module()  # Opacus' hooks removed: an ordinary model again
         check_weights(model.parameters(), lr)
         return _epsilon(engine, privacy)
+
+
+def _mean_over_texts(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Next-token cross-entropy averaged over each text's own tokens, then over the texts.
+
+    DP-SGD needs each text's gradient to depend on that text alone: Opacus multiplies the
+    gradient of a batch mean by the batch size to get each text's, then clips it. A mean over
+    all the batch's tokens would weight a text by its share of them, a share set by the other
+    texts, so adding or removing one text would rescale every other text's gradient and the
+    sensitivity behind ε would not be the clipping norm. ``targets`` holds -100 after a text's
+    end (every text has at least one target).
+
+    Example:
+        >>> logits = torch.zeros(2, 3, 4)  # two texts, uniform over 4 tokens
+        >>> round(float(_mean_over_texts(logits, torch.tensor([[1, 2, -100], [3, 0, 1]]))), 4)
+        1.3863
+    """
+    losses = nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
+        ignore_index=-100, reduction="none",
+    ).reshape(targets.shape)  # fmt: skip
+    return (losses.sum(1) / (targets != -100).sum(1)).mean()
 
 
 def check_private(model: nn.Module) -> None:
@@ -510,8 +538,12 @@ def fit_private_lm(
         return model, math.inf
     tokens, targets = model.encode(texts)
     learning_rate(lr, model)
+
+    def batch_loss(private, tokens, targets):
+        return _mean_over_texts(private(tokens), targets)
+
     epsilon = _train_private(
-        model, TensorDataset(tokens, targets), sequence_loss, privacy=privacy, epochs=epochs,
+        model, TensorDataset(tokens, targets), batch_loss, privacy=privacy, epochs=epochs,
         batch_size=batch_size, lr=lr, grad_sample_mode="hooks", seed=seed, device=device,
         desc="training language model with DP-SGD", disable=disable,
     )  # fmt: skip
@@ -568,13 +600,15 @@ def fit_private_hf_lm(
 
     def batch_loss(private, ids, mask):
         width = int(mask.sum(1).max())  # no column of padding only
-        return causal_lm_loss(_positioned(private), ids[:, :width], mask[:, :width])
+        ids, mask = ids[:, :width], mask[:, :width]
+        logits = next_token_logits(_positioned(private), ids, mask)
+        return _mean_over_texts(logits, next_token_targets(ids, mask))
 
     def empty_loss(private, ids, mask):
         # GPT-2 cannot run an empty batch: one all-zero row whose loss is multiplied by 0
         # contributes a zero per-example gradient, so the step adds the noise only.
         dummy = torch.zeros(1, 2, dtype=torch.long, device=ids.device)
-        return causal_lm_loss(_positioned(private), dummy, torch.ones_like(dummy)) * 0
+        return batch_loss(private, dummy, torch.ones_like(dummy)) * 0
 
     epsilon = _train_private(
         model, TensorDataset(*padded(rows)), batch_loss, privacy=privacy, epochs=epochs,

@@ -148,12 +148,18 @@ def next_token_logits(model, ids: torch.Tensor, mask: torch.Tensor) -> torch.Ten
     return logits[:, :-1]
 
 
+def next_token_targets(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The token each position predicts, -100 (ignored by the loss) after a text's end."""
+    return ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
+
+
 def causal_lm_loss(model, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean next-token cross-entropy over the real (unpadded) tokens of a right-padded batch."""
     logits = next_token_logits(model, ids, mask)
-    targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
     return nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=-100
+        logits.reshape(-1, logits.shape[-1]).float(),
+        next_token_targets(ids, mask).reshape(-1),
+        ignore_index=-100,
     )
 
 
