@@ -122,8 +122,8 @@ _NONMEMBER_SETS = {
         "wrote them, which biases the test against finding members (and they may copy members).",
     ),
     "e": (
-        "notes of the same years and templates, kept in an archive of the hospital that the "
-        "developer never received",
+        "a random sample of the same years' notes, drawn by the hospital before it sent the rest "
+        "to the developer",
         None,
     ),
 }
@@ -187,8 +187,9 @@ _REFERENCES = {
         "the candidates mostly measures the shift."
     ),
     "d": (
-        "the target's own checkpoint after 2 epochs has already seen the members (the attacks "
-        "beat chance at 2 epochs, section 4): subtracting it removes part of the signal."
+        "the target's own checkpoint after 2 epochs has already seen the members (the loss and "
+        "reference attacks beat chance at 2 epochs, section 3): subtracting it removes part of "
+        "the signal. And an outside attacker would not have that checkpoint."
     ),
 }
 
