@@ -452,10 +452,19 @@ def test_lesson09_min_k_plus_plus_accepts_the_solution_and_explains_typical_mist
         "rounded down": lambda lo, ids, k: lowest(standardised(lo, ids), k, math.ceil),
         "subtract each row's maximum": naive_softmax,
     }
+    mistakes["at least one token"] = lambda lo, ids, k: float(
+        np.sort(standardised(lo, ids))[: math.floor(k * len(ids))].mean()
+    )
     for phrase, mistake in mistakes.items():
         with np.errstate(all="ignore"):
             feedback = q1.check(mistake)
         assert not feedback.correct and phrase in feedback.message, (phrase, feedback.message)
+
+    def in_float32(logits, ids, k):  # a right answer computed in float32 passes
+        return lesson09.min_k_plus_plus_solution(np.asarray(logits, dtype=np.float32), ids, k)
+
+    with np.errstate(all="ignore"):
+        assert q1.check(in_float32).correct
 
 
 def test_lesson09_judgement_exercises_accept_the_answers_and_explain_each_wrong_one():
@@ -467,11 +476,17 @@ def test_lesson09_judgement_exercises_accept_the_answers_and_explain_each_wrong_
     assert "template" in q2.check({"b", "c", "e"}).message
     assert "wrote them" in q2.check({"b", "d", "e"}).message
     assert "(e) is fair too" in q2.check({"b"}).message
-    assert "lettered a to e" in q2.check({"b", "z"}).message
+    assert "lettered a to f" in q2.check({"b", "z"}).message
+    assert "base model was trained" in q2.check({"b", "e", "f"}).message
     assert "set of letters" in q2.check(3).message
     assert q3.check("a").correct and q3.check(" A ").correct
     assert q3.check(lesson09.reference_solution).correct
-    for letter, phrase in (("b", "cancels"), ("c", "different distribution"), ("d", "2 epochs")):
+    for letter, phrase in (
+        ("b", "cancels"),
+        ("c", "different distribution"),
+        ("d", "2 epochs"),
+        ("e", "Prefer the base"),
+    ):
         assert phrase in q3.check(letter).message
-    assert "one letter" in q3.check("e").message
+    assert "one letter" in q3.check("z").message
     assert q2.hint().message and q3.solution().message.startswith('"a"')

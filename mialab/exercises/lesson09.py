@@ -78,15 +78,20 @@ def _check_min_k_plus_plus(function):
         if problem:
             return problem
         expected = min_k_plus_plus_solution(logits, token_ids, k)
-        if math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-9):
+        if math.isclose(value, expected, rel_tol=1e-4, abs_tol=1e-6):  # float32 work passes
             continue
+        if not math.isfinite(value) and math.floor(k * n) == 0:
+            return (
+                f"with n = {n} tokens and k = {k}, ⌊k·n⌋ = 0: average at least one token, "
+                "max(1, ⌊k·n⌋), as in Min-K%."
+            )
         if not math.isfinite(value):
             return (
                 f"your score is {value}: exp of a logit near 1000 overflows in the softmax; "
                 "subtract each row's maximum first (it cancels)."
             )
         for wrong, message in _variants(logits, token_ids, k):
-            if math.isclose(value, wrong, rel_tol=1e-6, abs_tol=1e-9):
+            if math.isclose(value, wrong, rel_tol=1e-4, abs_tol=1e-6):
                 return message
         return f"not yet: {n} tokens, k = {k}; expected {expected:.4f}, got {value:.4f}."
     return None
@@ -126,6 +131,13 @@ _NONMEMBER_SETS = {
         "to the developer",
         None,
     ),
+    "f": (
+        "notes of the same years and templates that the hospital published, on which the public "
+        "base model was pretrained",
+        "no blind classifier tells them from the members, but the base model was trained on "
+        "them: their loss under the base is low, which pushes the reference attack's score down "
+        "and the loss attack's up. Non-members must be outside every model the attack queries.",
+    ),
 }
 FAIR = frozenset(letter for letter, (_, why) in _NONMEMBER_SETS.items() if why is None)
 
@@ -144,15 +156,15 @@ def _check_fair(value):
     chosen = {v.strip().lower() for v in value}
     unknown = chosen - set(_NONMEMBER_SETS)
     if unknown:
-        return f"the sets are lettered a to e; {sorted(unknown)} is not one of them."
+        return f"the sets are lettered a to f; {sorted(unknown)} is not one of them."
     for letter in sorted(chosen - FAIR):
         return f"not ({letter}): {_NONMEMBER_SETS[letter][1]}"
     missing = FAIR - chosen
     if missing:
         letter = sorted(missing)[0]
         return (
-            f"({letter}) is fair too: {_NONMEMBER_SETS[letter][0]} come from the members' "
-            "distribution and were never trained on."
+            f"({letter}) is fair too: {_NONMEMBER_SETS[letter][0]}: drawn from the members' "
+            "distribution, and never trained on."
         )
     return None
 
@@ -165,9 +177,11 @@ q2 = Exercise(
     "that never sees the model could tell it from the members.",
     solution=(
         '{"b", "e"}: both come from the members\' distribution (same hospital, dates and '
-        "templates) and were never trained on. (a) differs by date and (c) by template: a blind "
-        "classifier tells them from the members without the model. (d) is the model's own "
-        "output: its loss is low because the model wrote it."
+        "templates), chosen at random, and were never trained on. (a) differs by date and (c) by "
+        "template: a blind classifier tells them from the members without the model. (d) is the "
+        "model's own output: its loss is low because the model wrote it. (f) looks like the "
+        "members, but the base model was trained on it, which biases every attack that uses the "
+        "base or inherits from it."
     ),
 )
 
@@ -186,6 +200,12 @@ _REFERENCES = {
         "different distribution: it calibrates each note's difficulty poorly, and its loss on "
         "the candidates mostly measures the shift."
     ),
+    "e": (
+        "a model of the same architecture pretrained on the same public corpus with another seed "
+        "is a fair reference when the exact base is unknown (it saw no candidate), but it is not "
+        "the target's starting point: it calibrates each note less precisely. Prefer the base "
+        "itself when it is public, as here."
+    ),
     "d": (
         "the target's own checkpoint after 2 epochs has already seen the members (the loss and "
         "reference attacks beat chance at 2 epochs, section 3): subtracting it removes part of "
@@ -196,7 +216,7 @@ _REFERENCES = {
 
 def _check_reference(answer):
     if not isinstance(answer, str) or answer.strip().lower() not in _REFERENCES:
-        return 'answer with one letter, "a" to "d".'
+        return 'answer with one letter, "a" to "e".'
     return _REFERENCES[answer.strip().lower()]
 
 
