@@ -262,3 +262,13 @@ def reference_inputs(
     same_length(**{"reference_logits (axis 1)": logits[0], "labels": labels})
     mask = in_mask(reference_in_mask, "reference_in_mask", shape=(n_models, n))
     return logits, mask, labels
+
+
+def hf_tokenizer(value, name: str = "tokenizer"):
+    """A Hugging Face tokenizer: callable on texts, with a ``bos_token_id`` (None allowed)."""
+    if not callable(value) or not hasattr(value, "bos_token_id"):
+        raise TypeError(
+            f"{name} must be a Hugging Face tokenizer (transformers.AutoTokenizer or "
+            f"mialab.training.train_tokenizer), got {type(value).__name__}"
+        )
+    return value

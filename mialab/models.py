@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from mialab._checks import boolean, int_pair, positive_int, seed_value
+from mialab._checks import boolean, hf_tokenizer, int_pair, positive_int, seed_value
 
 __all__ = [
     "CharLM",
@@ -370,10 +370,7 @@ def tiny_gpt2(
     """
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    if not callable(tokenizer) or not hasattr(tokenizer, "bos_token_id"):
-        raise TypeError(
-            f"tokenizer must be a Hugging Face tokenizer, got {type(tokenizer).__name__}"
-        )
+    hf_tokenizer(tokenizer)
     width, layers = positive_int(width, "width"), positive_int(layers, "layers")
     heads, context = positive_int(heads, "heads"), positive_int(context, "context")
     if width % heads:

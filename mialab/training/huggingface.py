@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from mialab._checks import boolean, positive_int, seed_value
+from mialab._checks import boolean, hf_tokenizer, positive_int, seed_value
 from mialab.training.language import vocab_moments
 from mialab.training.loop import (
     batches,
@@ -60,14 +60,6 @@ def _texts(texts, name: str = "texts") -> list[str]:
     return list(texts)
 
 
-def _check_tokenizer(tokenizer) -> None:
-    if not callable(tokenizer) or not hasattr(tokenizer, "bos_token_id"):
-        raise TypeError(
-            "tokenizer must be a Hugging Face tokenizer (transformers.AutoTokenizer or "
-            f"train_tokenizer), got {type(tokenizer).__name__}"
-        )
-
-
 def _check_model(model) -> None:
     if not isinstance(model, nn.Module) or not hasattr(model, "config"):
         raise TypeError(
@@ -93,7 +85,7 @@ def encode(model, tokenizer, texts, *, name: str = "texts", end: bool = False) -
     """Each text's token ids: ``bos`` (where the tokenizer has one), the text's own tokens, and
     with ``end`` the tokenizer's ``eos``; a text longer than the model's context is refused."""
     _check_model(model)
-    _check_tokenizer(tokenizer)
+    hf_tokenizer(tokenizer)
     texts = _texts(texts, name)
     bos = [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
     eos = [tokenizer.eos_token_id] if end and tokenizer.eos_token_id is not None else []

@@ -107,11 +107,13 @@ def token_logprobs(
             logp = torch.log_softmax(logits, dim=-1).cpu()
             tgt = targets[start : start + batch_size]
             picked = logp.gather(2, tgt.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-            mean, std = vocab_moments(logp)
-            for row, mu, sigma, mask in zip(picked, mean, std, tgt != -100, strict=True):
-                out.append(row[mask].double().numpy())
-                means.append(mu[mask].double().numpy())
-                stds.append(sigma[mask].double().numpy())
+            kept = tgt != -100
+            out += [row[mask].double().numpy() for row, mask in zip(picked, kept, strict=True)]
+            if return_moments:  # only on request: the vocabulary-wide pass costs a full exp
+                mean, std = vocab_moments(logp)
+                for mu, sigma, mask in zip(mean, std, kept, strict=True):
+                    means.append(mu[mask].double().numpy())
+                    stds.append(sigma[mask].double().numpy())
     return (out, means, stds) if return_moments else out
 
 
