@@ -304,10 +304,9 @@ def hf_token_logprobs(
         for start in tqdm(range(0, len(rows), batch_size), desc="scoring texts",
                           disable=disable, leave=False):  # fmt: skip
             chosen = order[start : start + batch_size]
-            ids, mask = padded([rows[i] for i in chosen])
-            logits = next_token_logits(model, ids.to(device), mask.to(device)).float()
-            logp = torch.log_softmax(logits, dim=-1)
-            picked = logp.gather(2, ids[:, 1:].to(device).unsqueeze(-1)).squeeze(-1).cpu()
+            ids, mask = (tensor.to(device) for tensor in padded([rows[i] for i in chosen]))
+            logp = torch.log_softmax(next_token_logits(model, ids, mask).float(), dim=-1)
+            picked = logp.gather(2, ids[:, 1:].unsqueeze(-1)).squeeze(-1).cpu()
             if return_moments:
                 mean, std = (moment.cpu() for moment in vocab_moments(logp))
             for j, i in enumerate(chosen):
