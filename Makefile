@@ -10,7 +10,7 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 # Root (containers, CI) must pass --allow-root to JupyterLab.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test student bench clean
+.PHONY: lab test student site bench clean
 
 # JupyterLab that fetches no news, checks for no update and searches no extension index: no
 # prompt in a lecture hall without internet, and no request leaves the machine. The settings
@@ -29,6 +29,12 @@ test: $(VENV)/.dev-installed $(LAB_SETTINGS)
 # Student copies for coursework: the notebooks without their solution cells, in student/.
 student: $(VENV)/.course-installed
 	$(BIN)/python -m mialab.course --student student
+
+# The course website in build/site/ (open build/site/index.html): every lesson executed at full
+# size, once; the executed lessons are cached in build/jupyter_cache/, so a rebuild runs only
+# what changed. `make site SMOKE=1`: a quick preview, the lessons run in smoke mode.
+site: $(VENV)/.docs-installed
+	MIALAB_SMOKE=$(if $(SMOKE),1,0) $(BIN)/python -m sphinx -W --keep-going -b html docs build/site
 
 # Speed benchmarks (not part of `make test`: timings belong side by side in one run).
 bench: $(VENV)/.bench-installed
@@ -63,13 +69,17 @@ $(VENV)/.course-installed: pyproject.toml $(VENV)/.torch-installed
 	$(BIN)/python -m pip install -e ".[course]"
 	@touch $@
 
+$(VENV)/.docs-installed: pyproject.toml $(VENV)/.torch-installed
+	$(BIN)/python -m pip install -e ".[docs]"
+	@touch $@ $(VENV)/.course-installed
+
 $(VENV)/.dev-installed: pyproject.toml $(VENV)/.torch-installed
 	$(BIN)/python -m pip install -e ".[dev]"
-	@touch $@ $(VENV)/.course-installed
+	@touch $@ $(VENV)/.docs-installed $(VENV)/.course-installed
 
 $(VENV)/.bench-installed: pyproject.toml $(VENV)/.torch-installed
 	$(BIN)/python -m pip install -e ".[dev,bench]"
-	@touch $@ $(VENV)/.dev-installed $(VENV)/.course-installed
+	@touch $@ $(VENV)/.dev-installed $(VENV)/.docs-installed $(VENV)/.course-installed
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis student
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis student build docs/notebooks docs/api

@@ -213,7 +213,7 @@ class AttackResult:
 
     @property
     def min_fpr(self) -> float:
-        """The smallest non-zero FPR this challenge set can measure: one non-member in all."""
+        """The smallest non-zero FPR this challenge set can measure, one non-member in all."""
         return 1.0 / self.n_nonmembers
 
     def measurable(self, fpr: float) -> bool:
@@ -232,7 +232,7 @@ class AttackResult:
 
     @property
     def advantage(self) -> float:
-        """Membership advantage (Yeom et al. 2018): max over thresholds of TPR - FPR.
+        """Membership advantage (Yeom et al. 2018), the maximum over thresholds of TPR - FPR.
 
         The best threshold is chosen on the records it is measured on, so on a finite sample
         the advantage is biased upward: an attack at chance scores about 0.06 on 200 members
@@ -260,7 +260,7 @@ class AttackResult:
 
     @property
     def auc_ci(self) -> tuple[float, float]:
-        """Bootstrap interval of the AUC at level :attr:`confidence`."""
+        """Bootstrap interval of the AUC at level ``confidence``."""
         return _interval(self._bootstrap("auc", _Sorted.auc), self.confidence)
 
     def tpr_ci(self, fpr: float) -> tuple[float, float]:
@@ -596,7 +596,7 @@ def seed_summary(frame, *, by, value: str, confidence: float = 0.95) -> pd.DataF
         confidence: level of the interval of the mean.
 
     Returns:
-        One row per setting: ``by`` columns, ``mean``, ``sem``, ``low``, ``high``, ``n``
+        One row per setting, with the ``by`` columns, ``mean``, ``sem``, ``low``, ``high``, ``n``
         (``sem``, ``low``, ``high`` are NaN for a setting run once).
 
     Example:

@@ -6,6 +6,7 @@ are rendered to PNG and shown in an ``Image`` widget, so they redraw in place wi
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 
@@ -27,6 +28,30 @@ def _png(fig) -> bytes:
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
+
+
+class _Explorer(w.VBox):
+    """Controls, a summary and a figure. Where no kernel runs (the course website, nbviewer,
+    GitHub), the saved notebook shows it as a still: its settings, summary and figure as they
+    were when the cell ran. JupyterLab still shows the live widget, which it ranks first.
+    """
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        settings = ", ".join(
+            f"{html.escape(str(child.description))} = {html.escape(str(child.value))}"
+            for child in self.children
+            if not isinstance(child, w.HTML | w.Image) and getattr(child, "description", "")
+        )
+        parts = [f"<p><em>Interactive in Jupyter; shown here as it opened ({settings}).</em></p>"]
+        for child in self.children:
+            if isinstance(child, w.HTML):
+                parts.append(f"<p>{child.value}</p>")
+            elif isinstance(child, w.Image):
+                encoded = base64.b64encode(child.value).decode("ascii")
+                parts.append(f'<img src="data:image/png;base64,{encoded}" alt="the figure">')
+        bundle["text/html"] = "<div>" + "".join(parts) + "</div>"
+        return bundle
 
 
 def threshold_explorer(result: AttackResult) -> w.VBox:
@@ -91,7 +116,7 @@ def threshold_explorer(result: AttackResult) -> w.VBox:
 
     slider.observe(draw, names="value")
     draw()
-    return w.VBox([slider, summary, image])
+    return _Explorer([slider, summary, image])
 
 
 def _rate(result: AttackResult, fpr: float) -> str:
@@ -182,7 +207,7 @@ def attack_explorer(
     attack.observe(choose_attack, names="value")
     n_models.observe(draw, names="value")
     draw()
-    return w.VBox([attack, n_models, summary, image])
+    return _Explorer([attack, n_models, summary, image])
 
 
 def completion_explorer(model, candidate_logprobs, *, space_size: int, prefix: str = "") -> w.VBox:
@@ -247,4 +272,4 @@ def completion_explorer(model, candidate_logprobs, *, space_size: int, prefix: s
 
     text.observe(draw, names="value")
     draw()
-    return w.VBox([text, summary, image])
+    return _Explorer([text, summary, image])

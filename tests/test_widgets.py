@@ -52,3 +52,18 @@ def test_completion_explorer_completes_and_ranks_the_completion():
     assert bytes(image.value).startswith(b"\x89PNG")
     text.value = "c"
     assert "outside the alphabet" in summary.value
+
+
+def test_an_explorer_saved_in_a_notebook_shows_a_still_where_no_kernel_runs(rng):
+    import base64
+
+    is_member = np.r_[np.ones(50, bool), np.zeros(50, bool)]
+    box = threshold_explorer(evaluate(rng.normal(size=100) + is_member, is_member, name="toy"))
+    slider, summary, image = box.children
+    slider.value = 0.25
+    bundle = box._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # live in JupyterLab
+    still = bundle["text/html"]
+    assert "quantile = 0.25" in still and summary.value in still
+    encoded = base64.b64encode(bytes(image.value)).decode("ascii")
+    assert f'<img src="data:image/png;base64,{encoded}"' in still  # the figure as it is now

@@ -152,7 +152,7 @@ def pia_score(
     """PIA (Kong et al., ICLR 2024): proximal initialisation, two queries per record.
 
     ε̂ = ε_θ(x₀, 0) is taken as the noise ("proximal initialisation"); x_t = √ᾱ_t·x₀ +
-    √(1−ᾱ_t)·ε̂; the score is −Σ_j |ε̂_j − ε_θ(x_t, t)_j|^p, summed over features as in the
+    √(1−ᾱ_t)·ε̂; the score is ``−Σ_j |ε̂_j − ε_θ(x_t, t)_j|^p``, summed over features as in the
     authors' code (p = 4 there). A model that memorised x₀ predicts, at t, the same noise it
     read off x₀ at 0: the two queries agree for members.
 

@@ -197,7 +197,7 @@ def lm_min_k_plus_plus_score(token_logprobs, vocab_means, vocab_stds, k: float =
 def exposure(canary_logprob: float, candidate_logprobs, *, rtol: float = 1e-5) -> float:
     """Exposure of a canary (Carlini et al. 2019, "The Secret Sharer"), in bits.
 
-    exposure = log2 |R| − log2 rank, where R is every secret of the canary's format (the canary
+    exposure = log2 ``|R|`` − log2 rank, where R is every secret of the canary's format (the canary
     among them) and rank is the canary's position when the candidates are sorted from likeliest
     down. Ties count against the canary, as in the paper's rank: a candidate exactly as likely is
     ranked ahead of it, so exposure is never overstated. Values within ``rtol`` of the canary's
@@ -255,7 +255,7 @@ def exposure_estimate(canary_logprob: float, sample_logprobs, *, space_size: int
     Args:
         canary_logprob: the canary's total log-probability.
         sample_logprobs: ``(s,)`` total log-probabilities of candidates drawn uniformly from R.
-        space_size: |R|, the number of possible secrets.
+        space_size: ``|R|``, the number of possible secrets.
 
     Example:
         >>> sample = np.random.default_rng(0).normal(-30, 3, 5000)

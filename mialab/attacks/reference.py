@@ -219,12 +219,14 @@ class LiRA:
         fix_variance: one σ_in and one σ_out for all records: the spread of φ over every record
             and model, as in the authors' code. Better with few reference models.
 
-    Attributes (after ``fit``):
-        mean_in_, std_in_, mean_out_, std_out_: Gaussian parameters, shape ``(n, n_queries)``;
-            the standard deviations are scalars with a fixed variance; the IN ones are None
-            offline.
-        unscored_: ``(n,)`` bool, True for the records whose score is NaN.
-        labels_, n_queries_, n_classes_: the records' labels and the logits' shape ``fit`` saw.
+    Attributes set by ``fit``:
+
+    - ``mean_in_``, ``std_in_``, ``mean_out_``, ``std_out_``: Gaussian parameters, shape
+      ``(n, n_queries)``; the standard deviations are scalars with a fixed variance; the IN ones
+      are None offline.
+    - ``unscored_``: ``(n,)`` bool, True for the records whose score is NaN.
+    - ``labels_``, ``n_queries_``, ``n_classes_``: the records' labels and the logits' shape
+      ``fit`` saw.
 
     Example:
         >>> rng = np.random.default_rng(0)

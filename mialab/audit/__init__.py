@@ -1,5 +1,5 @@
-"""Empirical privacy audits: lower bounds on ε (:mod:`mialab.audit.bounds`) and the one-call
-audit of a model (:mod:`mialab.audit.report`).
+"""Empirical privacy audits: lower bounds on ε (``mialab.audit.bounds``) and the one-call
+audit of a model (``mialab.audit.report``).
 
 Example:
     >>> import mialab as ml

@@ -2,7 +2,7 @@
 
 :func:`audit_model` runs every attack that fits what it is given, each with its ε bound (the
 heuristic, or the one-run bound when the audited records' membership was randomised; see
-:mod:`mialab.audit.bounds`), Bonferroni-corrected over the attacks, in one :class:`AuditReport`.
+``mialab.audit.bounds``), Bonferroni-corrected over the attacks, in one :class:`AuditReport`.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class AuditReport:
 
     @property
     def bound_confidence(self) -> float:
-        """Each attack's bound level: 1 − (1 − confidence) / n_distinct_rankings (Bonferroni)."""
+        """Each attack's bound level, 1 − (1 − confidence) / n_distinct_rankings (Bonferroni)."""
         return 1 - (1 - self.confidence) / self.n_distinct_rankings
 
     def roc_figure(self):

@@ -123,7 +123,7 @@ class DPSettings:
 
     @property
     def private(self) -> bool:
-        """Whether the run is DP at all: noise is added (a finite ε or a noise multiplier > 0)."""
+        """Whether the run is DP at all, i.e. adds noise (a finite ε or a noise multiplier > 0)."""
         if self.target_epsilon is not None:
             return self.target_epsilon != math.inf
         return self.noise_multiplier > 0

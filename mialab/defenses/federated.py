@@ -3,7 +3,7 @@
 The hospitals are Flower ``ClientApp`` nodes and the server a ``ServerApp`` running FedAvg
 (McMahan et al. 2017). :func:`run_federated` runs the two in this process (or in Flower's Ray
 simulation, started lean); the same apps run on separate machines with ``flower-superlink``,
-``flower-supernode`` and ``flwr run`` (README, and :mod:`mialab.defenses.flower_app`).
+``flower-supernode`` and ``flwr run`` (README, and ``mialab.defenses.flower_app``).
 
 Between the clients and FedAvg sits a small strategy wrapper, :class:`ScreenedRecording`: it
 keeps a copy of every update as the server received it (so lesson 04 can attack them as a
@@ -17,7 +17,7 @@ z·C/m. Flower's RDP accountant composes every round; the ε reported is the tot
 rounds. The rounds, the screening and the seed are :class:`FederatedSettings` (``settings=``).
 
 Two of Flower's internals have no public route and are used in one small function each:
-:func:`_keep_flower_telemetry_off` and :func:`_flower_server_task` (tests/test_federated.py
+``_keep_flower_telemetry_off`` and ``_flower_server_task`` (tests/test_federated.py
 checks that Flower still works the way they assume).
 """
 

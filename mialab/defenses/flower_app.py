@@ -6,7 +6,7 @@ N (an IID, seeded share of the first 1,200 digits); the server evaluates the glo
 other 597 and, when the run config names a ``result-path``, writes the history there as CSV.
 The README's "Beyond one machine" gives the commands; start them with
 ``FLWR_TELEMETRY_ENABLED=0`` in the environment, since Flower's processes start (and would send
-telemetry) before this module is loaded. Loading it (through :mod:`mialab.defenses.federated`)
+telemetry) before this module is loaded. Loading it (through ``mialab.defenses.federated``)
 turns Flower's telemetry off in the process that loads it, unless the environment says
 otherwise.
 """

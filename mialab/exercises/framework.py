@@ -63,7 +63,7 @@ class Exercise:
     Args:
         name: short name, e.g. ``"q1"``.
         checker: ``checker(answer)`` returns None when the answer is right, a message saying what
-            is wrong otherwise; it raises :class:`NotAttempted` for a placeholder answer.
+            is wrong otherwise; it raises ``NotAttempted`` for a placeholder answer.
         hint: a nudge that does not give the answer away.
         solution: a function (its source is shown) or a text.
 

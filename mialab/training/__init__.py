@@ -1,13 +1,11 @@
 """Train models and read them: classifiers, GANs, diffusion models and language models, anywhere.
 
-One module per job: :mod:`~mialab.training.classifiers` (``fit``, ``learning_curves``,
-``fit_many``, ``predict_logits``), :mod:`~mialab.training.gans` (``fit_gan``, ``sample``),
-:mod:`~mialab.training.diffusion` (``fit_diffusion``, ``diffusion_sample``, ``ddim_step``),
-:mod:`~mialab.training.language` (``fit_lm``, ``token_logprobs``, ``generate``, ...),
-:mod:`~mialab.training.huggingface` (``train_tokenizer``, ``fit_hf_lm``, ``hf_token_logprobs``:
-Hugging Face causal language models), and what
-their loops share, :mod:`~mialab.training.loop` (``resolve_device``, ``batches``) and
-:mod:`~mialab.training.checks` (inputs checked against a model).
+One submodule per job: ``classifiers`` (``fit``, ``learning_curves``, ``fit_many``,
+``predict_logits``), ``gans`` (``fit_gan``, ``sample``), ``diffusion`` (``fit_diffusion``,
+``diffusion_sample``, ``ddim_step``), ``language`` (``fit_lm``, ``token_logprobs``,
+``generate``, ...), ``huggingface`` (``train_tokenizer``, ``fit_hf_lm``, ``hf_token_logprobs``:
+Hugging Face causal language models), and what their loops share, ``loop`` (``resolve_device``,
+``batches``) and ``checks`` (inputs checked against a model).
 
 Every function takes ``device=`` (``"cpu"`` by default, ``"cuda"``, ``"auto"``, a
 ``torch.device``): it trains or computes there, and returns models on the CPU and NumPy arrays.

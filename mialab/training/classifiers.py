@@ -119,8 +119,9 @@ def learning_curves(
             training goes on (give ``device=`` to the predictions it makes).
 
     Returns:
-        A DataFrame with one row per epoch: ``epoch``, ``train_loss``, ``train_accuracy``
-        (measured after the epoch, on all of ``data``) and the monitor's values.
+        A DataFrame with one row per epoch, with the columns ``epoch``, ``train_loss``,
+        ``train_accuracy`` (measured after the epoch, on all of ``data``) and the monitor's
+        values.
 
     Example:
         >>> from mialab import data, models

@@ -146,7 +146,7 @@ def ddim_step(
         model: a diffusion denoiser (see :func:`fit_diffusion`), on the device of ``x``.
         x: ``(n, n_features)`` records at noise level t.
         t, t_next: timesteps, ``0 ≤ t < T`` and ``-1 ≤ t_next < T``.
-        clip: bound on |x̂₀|, or None (no clamp).
+        clip: bound on ``|x̂₀|``, or None (no clamp).
 
     Returns:
         A tensor shaped as ``x``, computed without gradients.

@@ -2,8 +2,8 @@
 one from scratch, fine-tune one (lesson 09).
 
 :func:`hf_token_logprobs` takes any causal LM of ``transformers`` (GPT-2, Pythia, Llama, a
-``peft`` model) and its tokenizer; its output feeds every score of
-:mod:`mialab.attacks.language` unchanged. :func:`train_tokenizer` and
+``peft`` model) and its tokenizer; its output feeds every language-model score of
+:mod:`mialab.attacks` (``lm_...``) unchanged. :func:`train_tokenizer` and
 :func:`mialab.models.tiny_gpt2` build a model from the course's own corpus, so nothing is
 downloaded; a model from the hub works the same way.
 
@@ -266,7 +266,7 @@ def hf_token_logprobs(
 ):
     """Each text's per-token log-probabilities under a Hugging Face causal LM.
 
-    The input of every score of :mod:`mialab.attacks.language`. Texts are tokenised without
+    The input of every language-model score of :mod:`mialab.attacks`. Texts are tokenised without
     special tokens, preceded by the tokenizer's ``bos_token`` where it has one (otherwise the
     first token is not scored), batched by length and padded on the right, with padded places
     masked and left out; so the values do not depend on ``batch_size``, on the tokenizer's

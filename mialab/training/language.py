@@ -82,10 +82,10 @@ def token_logprobs(
 ):
     """Each text's per-character log-probabilities under ``model`` (its closing newline included).
 
-    The input every score of :mod:`mialab.attacks.language` takes. Computed on ``device``; the
-    model is left where it was, in the mode it was in. With ``return_moments``, also the mean
-    and the standard deviation of log p(c | prefix) over the alphabet c under the model at each
-    position, which Min-K%++ needs (:func:`mialab.attacks.lm_min_k_plus_plus_score`).
+    The input every language-model score of :mod:`mialab.attacks` takes. Computed on
+    ``device``; the model is left where it was, in the mode it was in. With ``return_moments``,
+    also the mean and the standard deviation of log p(c | prefix) over the alphabet c under the
+    model at each position, which Min-K%++ needs (:func:`mialab.attacks.lm_min_k_plus_plus_score`).
 
     Returns:
         One float64 NumPy array per text, of length ``len(text) + 1``; with ``return_moments``,

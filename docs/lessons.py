@@ -1,0 +1,81 @@
+"""The lessons as pages of the course website, and where their executions are cached.
+
+``docs/conf.py`` calls :func:`stage` before Sphinx reads anything: it copies ``notebooks/*.ipynb``
+into ``docs/notebooks/`` (not in git), folding each solution cell behind a "Show the solution"
+toggle (MyST-NB's ``hide-cell`` tag), so that a student reads the exercise before the answer.
+MyST-NB then runs each staged lesson once and keeps the executed copy in a jupyter-cache folder,
+:func:`cache_folder`, one per mode (full size or smoke) and per version of the package's code:
+a rebuild with nothing changed executes nothing, and a change to a lesson's code, or to
+mialab's, runs that lesson again (a change to a docstring or comment alone does not).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ROOT / "notebooks"
+STAGED = ROOT / "docs" / "notebooks"
+CACHE = ROOT / "build" / "jupyter_cache"
+SOLUTION_PROMPTS = {
+    "code_prompt_show": "Show the solution",
+    "code_prompt_hide": "Hide the solution",
+}
+
+
+def site_copy(path) -> nbformat.NotebookNode:
+    """The lesson as the site shows it: every cell kept, solution cells folded."""
+    nb = nbformat.read(Path(path), as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "solution" in tags:
+            cell.metadata["tags"] = [*tags, "hide-cell"]
+            cell.metadata["mystnb"] = dict(SOLUTION_PROMPTS)
+    return nb
+
+
+def stage(sources=SOURCES, staged=STAGED) -> list[Path]:
+    """Write the site copy of every lesson into ``staged``; a file whose content is unchanged is
+    left alone (Sphinx then does not read it again), and a copy whose lesson is gone is removed.
+    """
+    staged = Path(staged)
+    staged.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in sorted(Path(sources).glob("*.ipynb")):
+        target = staged / path.name
+        text = nbformat.writes(site_copy(path)) + "\n"
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+        written.append(target)
+    for stale in set(staged.glob("*.ipynb")) - set(written):
+        stale.unlink()
+    return written
+
+
+def code_fingerprint(package=ROOT / "mialab") -> str:
+    """A hash of the package's code, blind to docstrings, comments and formatting."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(package).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (
+                isinstance(body, list)
+                and body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]  # the docstring goes, the code stays
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(ast.dump(tree).encode())
+    return digest.hexdigest()[:12]
+
+
+def cache_folder(*, smoke: bool, cache=CACHE) -> Path:
+    """The jupyter-cache folder for this mode and this version of the package's code."""
+    return Path(cache) / f"{'smoke' if smoke else 'full'}-{code_fingerprint()}"
