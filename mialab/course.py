@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 BINDER_REPO = "mialab/mialab"
-# (seconds, MB) per notebook, on 1 CPU core (Binder: 1 CPU, 2 GB) as on 2.
+#: The (seconds, MB) a notebook may take, by mode, on 1 CPU core (as on Binder) as on 2.
 BUDGETS = {"full": (180.0, 1536.0), "smoke": (40.0, 1536.0)}
 
 

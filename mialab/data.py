@@ -45,6 +45,7 @@ __all__ = [
     "DATASETS",
 ]
 
+#: The names :func:`load` takes.
 DATASETS = ("digits", "breast_cancer")
 
 

@@ -1,10 +1,7 @@
 """Shared fixtures: one small overfit target model on digits, trained once per test session, and
 each lesson run once in smoke mode."""
 
-import multiprocessing
-import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -61,46 +58,28 @@ def reference_models(overfit_target):
 
 
 class SmokeRuns:
-    """Each lesson run once, in smoke mode, as the website shows it: every cell in order,
-    solutions included (folded on the site), in a fresh kernel.
+    """Runs each lesson at most once per session, in smoke mode, as the website shows it: every
+    cell in order, solutions included (folded on the site), in a fresh kernel. Calling it with a
+    notebook's path gives the :class:`mialab.course.NotebookRun`; the executed copy is then in
+    ``executed / path.name``. (Two lessons at a time were no faster on 2 cores: each kernel's
+    NumPy and torch already keep both busy.)"""
 
-    The lessons the session will ask for start at once, as many at a time as there are CPUs (up
-    to 4; each lesson's torch uses one thread), each in a worker process that measures only its
-    own kernel. Calling it with a notebook's path waits for that run and gives its
-    :class:`mialab.course.NotebookRun`; the executed copy is then in ``executed / path.name``.
-    """
-
-    def __init__(self, folder: Path, paths):
+    def __init__(self, folder: Path):
         self.copies, self.executed = folder / "site copies", folder / "executed"
         self.copies.mkdir(parents=True)
-        workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-        spawn = multiprocessing.get_context("spawn")  # no fork of a process that runs torch
-        self._pool = ProcessPoolExecutor(max(1, workers), mp_context=spawn)
-        self._runs = {path.name: self._start(path) for path in paths}
-
-    def _start(self, path: Path):
-        copy = self.copies / path.name
-        nbformat.write(lessons.site_copy(path), copy)
-        return self._pool.submit(run_notebook, copy, smoke=True, timeout=300, save_to=self.executed)
+        self._runs = {}
 
     def __call__(self, path: Path):
         if path.name not in self._runs:
-            self._runs[path.name] = self._start(path)
-        return self._runs[path.name].result()
-
-    def close(self):
-        self._pool.shutdown(cancel_futures=True)
+            copy = self.copies / path.name
+            nbformat.write(lessons.site_copy(path), copy)
+            self._runs[path.name] = run_notebook(
+                copy, smoke=True, timeout=300, save_to=self.executed
+            )
+        return self._runs[path.name]
 
 
 @pytest.fixture(scope="session")
-def smoke_runs(request, tmp_path_factory):
+def smoke_runs(tmp_path_factory):
     """Shared by the notebook tests (each lesson runs) and the website test (built from them)."""
-    selected = [item for item in request.session.items if "smoke_runs" in item.fixturenames]
-    if any("site" in item.fixturenames for item in selected):
-        paths = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
-    else:
-        params = (getattr(item, "callspec", None) for item in selected)
-        paths = sorted({spec.params["path"] for spec in params if spec and "path" in spec.params})
-    runs = SmokeRuns(tmp_path_factory.mktemp("lessons"), paths)
-    yield runs
-    runs.close()
+    return SmokeRuns(tmp_path_factory.mktemp("lessons"))

@@ -67,7 +67,7 @@ def _cache_the_smoke_runs(smoke_runs, cache: Path):
         for cell in executed.cells:  # the runner's per-cell timings are not part of the cell
             cell.metadata.pop("execution", None)
         copy = cache.parent / "executed" / path.name
-        copy.parent.mkdir(exist_ok=True)
+        copy.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(executed, copy)
         store.cache_notebook_file(str(copy), uri=path.name, check_validity=False)
 
