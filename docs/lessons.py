@@ -1,12 +1,13 @@
 """The lessons as pages of the course website, and where their executions are cached.
 
 ``docs/conf.py`` calls :func:`stage` before Sphinx reads anything: it copies ``notebooks/*.ipynb``
-into ``docs/notebooks/`` (not in git), folding each solution cell behind a "Show the solution"
-toggle (MyST-NB's ``hide-cell`` tag), so that a student reads the exercise before the answer.
-MyST-NB then runs each staged lesson once and keeps the executed copy in a jupyter-cache folder,
-:func:`cache_folder`, one per mode (full size or smoke) and per version of the package's code:
-a rebuild with nothing changed executes nothing, and a change to a lesson's code, or to
-mialab's, runs that lesson again (a change to a docstring or comment alone does not).
+into ``docs/notebooks/`` (not in git). It folds each solution cell behind a "Show the solution"
+toggle (MyST-NB's ``hide-cell`` tag), so that a student reads the exercise before the answer, and
+the code of each claims cell, whose verdicts stay in view. MyST-NB then runs each staged lesson
+once and keeps the executed copy in a jupyter-cache folder, :func:`cache_folder`, one per mode
+(full size or smoke) and per version of the package's code: a rebuild with nothing changed
+executes nothing, a change to a lesson's code runs that lesson again, and a change to mialab's
+code runs them all (a change to a docstring or a comment alone runs nothing).
 """
 
 from __future__ import annotations
@@ -21,20 +22,24 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "notebooks"
 STAGED = ROOT / "docs" / "notebooks"
 CACHE = ROOT / "build" / "jupyter_cache"
-SOLUTION_PROMPTS = {
-    "code_prompt_show": "Show the solution",
-    "code_prompt_hide": "Hide the solution",
+# What the site folds, by the lesson's cell tag: MyST-NB's tag, and its two prompts. A solution
+# folds whole, so that a student reads the exercise first; the claims cell shows its verdicts
+# and folds its code (up to some 300 lines of checks).
+FOLDED = {
+    "solution": ("hide-cell", "Show the solution", "Hide the solution"),
+    "claims": ("hide-input", "Show the code that checks each claim", "Hide the code"),
 }
 
 
 def site_copy(path) -> nbformat.NotebookNode:
-    """The lesson as the site shows it: every cell kept, solution cells folded."""
+    """The lesson as the site shows it: every cell kept, solutions and the claims' code folded."""
     nb = nbformat.read(Path(path), as_version=4)
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
-        if "solution" in tags:
-            cell.metadata["tags"] = [*tags, "hide-cell"]
-            cell.metadata["mystnb"] = dict(SOLUTION_PROMPTS)
+        for tag, (fold, show, hide) in FOLDED.items():
+            if tag in tags:
+                cell.metadata["tags"] = [*tags, fold]
+                cell.metadata["mystnb"] = {"code_prompt_show": show, "code_prompt_hide": hide}
     return nb
 
 

@@ -18,6 +18,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import lessons  # docs/lessons.py (tests/conftest.py puts docs/ on the path)
 import nbformat
 import pytest
 from jupyter_cache import get_cache
@@ -200,3 +201,34 @@ def test_pages_load_nothing_from_elsewhere_but_mathjax_and_the_binder_badge(site
         page = Page(path)
         hosts |= {urlsplit(target).netloc for target in page.loads + page.images}
     assert hosts - {""} <= {"cdn.jsdelivr.net", "mybinder.org"}, hosts
+
+
+def test_the_code_fingerprint_ignores_docstrings_and_comments_only(tmp_path):
+    package = tmp_path / "package"
+    package.mkdir()
+    module = package / "module.py"
+    module.write_text('"""Doc."""\n\n\ndef f(x):\n    """Doc."""\n    return x + 1\n')
+    before = lessons.code_fingerprint(package)
+    module.write_text('"""Other doc."""\n\n\ndef f(x):  # a comment\n    return x + 1\n')
+    assert lessons.code_fingerprint(package) == before
+    module.write_text('"""Doc."""\n\n\ndef f(x):\n    return x + 2\n')
+    assert lessons.code_fingerprint(package) != before
+    assert lessons.cache_folder(smoke=True, cache=tmp_path) != lessons.cache_folder(
+        smoke=False, cache=tmp_path
+    )
+
+
+def test_staging_folds_solutions_and_rewrites_only_what_changed(tmp_path):
+    sources, staged = tmp_path / "notebooks", tmp_path / "staged"
+    sources.mkdir()
+    for source in NOTEBOOKS[:2]:
+        shutil.copy(source, sources / source.name)
+    first, second = lessons.stage(sources, staged)
+    nb = nbformat.read(first, as_version=4)
+    folded = [c for c in nb.cells if "hide-cell" in c.metadata.get("tags", [])]
+    solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+    assert folded == solutions and "Show the solution" in folded[0].metadata["mystnb"].values()
+    os.utime(first, (0, 0))
+    (sources / NOTEBOOKS[1].name).unlink()
+    assert lessons.stage(sources, staged) == [first]
+    assert first.stat().st_mtime == 0 and not second.exists()  # unchanged: left alone

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
-TARGETS = ["mialab", "tests", "notebooks"]
+TARGETS = ["mialab", "tests", "notebooks", "docs"]
 
 
 def test_ruff_lint():
