@@ -46,16 +46,17 @@ nb_execution_timeout = 600  # seconds per cell, as the notebook runner allows
 # A failing cell, or at full size a claim the run does not support, stops the build.
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
-# An explorer widget shows as the still it carries (mialab.widgets): no widget JavaScript from a
-# CDN, and a page that works offline.
-nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
+# A widget shows as the still it carries, or not at all (lessons.WidgetsAsStills): no widget
+# JavaScript from a CDN, and a page that works offline.
 nb_ipywidgets_js = {}
+nb_render_markdown_format = "gfm"  # Markdown output with tables (lesson 07's report)
 
 # The API reference: one page per public module, from the docstrings (Google style).
 autosummary_generate = True
 autodoc_default_options = {"members": True, "imported-members": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
+autodoc_preserve_defaults = True  # defaults as written, not as their repr
 autodoc_inherit_docstrings = False  # torch's forward() docstring is not ours to show
 # Every cross-reference must resolve, except to the libraries we take types from: with no
 # intersphinx (nothing is fetched while building), those stay plain text.
@@ -68,9 +69,14 @@ nitpick_ignore_regex = [
 ]
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
+napoleon_use_param = False  # "a, b: as in fit()" stays one entry, not one copy per name
+napoleon_use_ivar = True  # the same for attributes
 
 html_theme = "sphinx_book_theme"
-html_title = "mialab: membership inference, hands on"
+html_title = "mialab"
+html_static_path = ["_static"]
+html_css_files = ["site.css"]
+smartquotes = False  # the texts write their own quotes and dashes
 html_theme_options = {
     "repository_url": f"https://github.com/{mialab.course.BINDER_REPO}",
     "repository_branch": "HEAD",
@@ -79,3 +85,7 @@ html_theme_options = {
     "use_download_button": True,
     "launch_buttons": {"binderhub_url": "https://mybinder.org", "notebook_interface": "jupyterlab"},
 }
+
+
+def setup(app):
+    app.add_post_transform(lessons.WidgetsAsStills)

@@ -17,7 +17,10 @@ import hashlib
 from pathlib import Path
 
 import nbformat
+from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "notebooks"
 STAGED = ROOT / "docs" / "notebooks"
@@ -84,3 +87,20 @@ def code_fingerprint(package=ROOT / "mialab") -> str:
 def cache_folder(*, smoke: bool, cache=CACHE) -> Path:
     """The jupyter-cache folder for this mode and this version of the package's code."""
     return Path(cache) / f"{'smoke' if smoke else 'full'}-{code_fingerprint()}"
+
+
+class WidgetsAsStills(SphinxPostTransform):
+    """A widget needs a kernel, which a page has not: an output that is a widget shows as the
+    still it carries (the ``text/html`` of ``mialab.widgets``' explorers), or not at all (a
+    progress bar, an ``ipywidgets.interact``), never as its text repr."""
+
+    default_priority = 3  # before MyST-NB picks one type per output (4)
+
+    def run(self, **kwargs):
+        for bundle in list(self.document.findall(nodes.container)):
+            kinds = {child.get("mime_type"): child for child in bundle.children}
+            if bundle.get("nb_element") != "mime_bundle" or WIDGET_VIEW not in kinds:
+                continue
+            bundle.remove(kinds[WIDGET_VIEW])
+            if not set(kinds) - {WIDGET_VIEW, "text/plain"}:  # no still: nothing to show
+                bundle.parent.remove(bundle)

@@ -2,7 +2,7 @@
 
 Every notebook runs top to bottom in a fresh kernel. One row per notebook reports the wall time
 and the peak memory of the kernel and every process it started (proportional set size, so shared
-libraries are not counted twice), next to the budget, which holds on 1 CPU core as on 2:
+libraries are not counted twice), next to the budget, which holds on 1 CPU core as on 2::
 
     python -m mialab.course            # full size: 3 minutes and 1.5 GB per notebook
     python -m mialab.course --smoke    # MIALAB_SMOKE=1: 40 seconds per notebook
@@ -109,6 +109,7 @@ class NotebookRun:
 
     @property
     def within_budget(self) -> bool:
+        """Whether the run kept to its mode's time and memory (:data:`BUDGETS`)."""
         seconds, megabytes = BUDGETS[self.mode]
         return self.wall_s <= seconds and self.peak_mb <= megabytes
 

@@ -91,6 +91,7 @@ class Dataset:
 
     @property
     def n_features(self) -> int:
+        """The number of features of a record, ``X.shape[1]``."""
         return self.X.shape[1]
 
     def __len__(self) -> int:

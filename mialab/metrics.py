@@ -205,10 +205,12 @@ class AttackResult:
 
     @property
     def n_members(self) -> int:
+        """The number of members in the challenge set."""
         return int(self.is_member.sum())
 
     @property
     def n_nonmembers(self) -> int:
+        """The number of non-members in the challenge set."""
         return int((~self.is_member).sum())
 
     @property
@@ -384,7 +386,7 @@ def roc_band(result: AttackResult, *, points: int = 60) -> tuple[np.ndarray, ...
     """Pointwise bootstrap interval of a ROC curve's TPR, at up to ``points`` measurable FPRs.
 
     Returns:
-        ``(fpr, low, high)``: FPRs k/n_nonmembers spread evenly on a log scale from the smallest
+        ``(fpr, low, high)``, FPRs k/n_nonmembers spread evenly on a log scale from the smallest
         measurable one to 1, and the interval of the TPR at each, at ``result.confidence``.
 
     Example:

@@ -255,7 +255,7 @@ class CharLM(nn.Module):
         return self.out(self.norm(hidden))
 
     def encode(self, texts, name: str = "texts") -> tuple[torch.Tensor, torch.Tensor]:
-        """Texts as padded ``(tokens, targets)``: "\\n" + text + "\\n", targets shifted by one.
+        """Texts as padded ``(tokens, targets)``: ``"\\n" + text + "\\n"``, targets shifted by one.
 
         ``tokens`` holds character indices (``pad`` after a text's end); ``targets`` the next
         character at each position, -100 (ignored by :func:`sequence_loss`) after the end.
@@ -518,8 +518,9 @@ def denoising_loss(
     Args:
         model: a :class:`Denoiser` (or Opacus' wrapper of one): called as ``model(x_t, t)``, with
             a buffer ``alpha_bar``.
-        x0: ``(n, n_features)`` clean records; t: ``(n,)`` integer timesteps; noise: ε, shaped
-            as x0.
+        x0: ``(n, n_features)`` clean records.
+        t: ``(n,)`` integer timesteps.
+        noise: ε, shaped as x0.
 
     Returns:
         A tensor of shape ``(n,)``.

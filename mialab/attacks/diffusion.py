@@ -66,7 +66,8 @@ def diffusion_loss_score(
     noise's share of the variance when models are compared (LiRA's reference models).
 
     Args:
-        model: a diffusion denoiser (see the module docstring).
+        model: a diffusion denoiser, called as ``model(x_t, t)``, with an ``alpha_bar`` buffer
+            (:func:`mialab.models.denoiser`).
         X: ``(n, n_features)`` candidate records.
         timesteps: one timestep, or several whose losses are averaged.
         n_noise: noise draws per record and timestep.
@@ -116,7 +117,8 @@ def secmi_score(
     other way, from t − interval up to t and back; the idea is the same.)
 
     Args:
-        model: a diffusion denoiser (see the module docstring).
+        model: a diffusion denoiser, called as ``model(x_t, t)``, with an ``alpha_bar`` buffer
+            (:func:`mialab.models.denoiser`).
         X: ``(n, n_features)`` candidate records.
         timestep: t; the paper uses 100 of T = 1000.
         interval: the DDIM stride k; the paper uses 10. ``timestep`` must be a multiple of it.
@@ -157,7 +159,8 @@ def pia_score(
     read off x₀ at 0: the two queries agree for members.
 
     Args:
-        model: a diffusion denoiser (see the module docstring).
+        model: a diffusion denoiser, called as ``model(x_t, t)``, with an ``alpha_bar`` buffer
+            (:func:`mialab.models.denoiser`).
         X: ``(n, n_features)`` candidate records.
         timestep: t; the authors sweep 10 to 300 of T = 1000.
         p: the exponent of the distance.

@@ -33,6 +33,9 @@ def extraction_ratio(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each generation's normalised distance ℓ to its nearest training record, and that record.
 
+    ℓ(x̂, x) = ‖x̂ − x‖₂ / (α · mean of ‖x̂ − y‖₂ over S_x̂), with x the training record nearest
+    to the generation x̂ and S_x̂ its ``n_neighbors`` nearest (Carlini et al. 2023: 50, α = 0.5).
+
     Args:
         samples: ``(m, d)`` generated records.
         X: ``(n, d)`` training records, each once, with n ≥ ``n_neighbors``.
@@ -40,7 +43,7 @@ def extraction_ratio(
         alpha: the paper's α.
 
     Returns:
-        ``(ratio, nearest)``: float64 ℓ of shape ``(m,)`` and int64 indices into X of shape
+        ``(ratio, nearest)``, float64 ℓ of shape ``(m,)`` and int64 indices into X of shape
         ``(m,)``.
     """
     samples = float_array(samples, "samples", ndim=2)
@@ -63,7 +66,7 @@ def extraction_ratio(
 def extracted(
     samples, X, *, threshold: float = 1.0, n_neighbors: int = 50, alpha: float = 0.5
 ) -> np.ndarray:
-    """How many generations extract each training record: ℓ < ``threshold`` (see the module).
+    """How many generations extract each training record: those with ℓ < ``threshold``.
 
     Args:
         samples, X, n_neighbors, alpha: as in :func:`extraction_ratio`.

@@ -151,8 +151,9 @@ def gan_leaks_score(X, samples, *, reference_samples=None, projection=None) -> n
         X: ``(n, d)`` candidate records.
         samples: ``(m, d)`` samples of the target generator.
         reference_samples: ``(k, d)`` samples of a reference generator, or None.
-        projection: a fitted transformer applied to every set first (see the module
-            docstring), or None for the raw features.
+        projection: a fitted transformer applied to every set first (any object
+            with ``.transform``, e.g. a PCA fitted on held-out records), or None for the raw
+            features.
 
     Returns:
         float64 scores of shape ``(n,)``; higher = more likely a member.
@@ -291,8 +292,9 @@ def monte_carlo_score(X, samples, *, radius: float | None = None, projection=Non
         samples: ``(m, d)`` generated samples.
         radius: radius r of the ball, in the units of the (projected) features; None for the
             median heuristic.
-        projection: a fitted transformer applied to X and samples first (see the module
-            docstring), or None for the raw features.
+        projection: a fitted transformer applied to X and samples first (any object
+            with ``.transform``, e.g. a PCA fitted on held-out records), or None for the raw
+            features.
 
     Returns:
         float64 scores in [0, 1] of shape ``(n,)``; higher = more likely a member.
@@ -338,8 +340,9 @@ def domias_score(
         reference_samples: ``(k, d)`` reference records, more rows than (projected) features.
         bandwidth: ``gaussian_kde``'s ``bw_method``: "scott" (n^(-1/(d+4)), the default),
             "silverman", or a positive number (the kernel's scale relative to the data's).
-        projection: a fitted transformer applied to every set first (see the module
-            docstring), or None for the raw features. Kernel densities need few dimensions.
+        projection: a fitted transformer applied to every set first (any object
+            with ``.transform``, e.g. a PCA fitted on held-out records), or None for the raw
+            features. Kernel densities need few dimensions.
 
     Returns:
         float64 scores of shape ``(n,)``; higher = more likely a member.

@@ -242,7 +242,14 @@ class LiRA:
         self.fix_variance = fix_variance
 
     def fit(self, reference_logits, reference_in_mask, labels) -> LiRA:
-        """Fit the per-record Gaussians; see the module docstring for the shapes."""
+        """Fit the per-record Gaussians.
+
+        Args:
+            reference_logits: ``(n_models, n, n_classes)``, or ``(n_models, n, n_queries,
+                n_classes)`` with several queries per record.
+            reference_in_mask: ``(n_models, n)``, True where the model trained on the record.
+            labels: ``(n,)`` true labels of the records.
+        """
         online = boolean(self.online, "online")
         boolean(self.fix_variance, "fix_variance")
         logits, mask, labels = reference_inputs(reference_logits, reference_in_mask, labels)
@@ -362,7 +369,7 @@ class RMIA:
 
         Args:
             reference_logits, reference_in_mask, labels: the reference models on the candidate
-                records (see the module docstring).
+                records, shaped as in :meth:`LiRA.fit`.
             population_logits: ``(n_models, m, [n_queries,] n_classes)``, the same reference
                 models on m population records none of them trained on.
             population_labels: ``(m,)`` true labels of the population records.

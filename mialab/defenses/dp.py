@@ -325,7 +325,7 @@ def fit_private(
         progress: show a progress bar (None: on a terminal or in a notebook only).
 
     Returns:
-        ``(model, epsilon)``: the trained model (the object passed in), in eval mode, and the ε
+        ``(model, epsilon)``, the trained model (the object passed in), in eval mode, and the ε
         the accountant reports for the run (infinite without noise).
 
     Example:

@@ -1,8 +1,10 @@
-"""Exercises that check themselves, one module per lesson: ``lesson00``, ``lesson01``,
-``lesson02``, ``lesson03``, ``lesson04``, ``lesson05``, ``lesson06``, ``lesson07``, ``lesson08``
-and ``lesson09``, each with its exercises ``q1``, ``q2``, ... (:class:`Exercise`), which the
-lesson's notebook poses. :class:`Exercise` and :class:`Feedback` are here for a lecturer who
-writes exercises of their own.
+"""Exercises that check themselves, one module per lesson.
+
+The modules ``lesson00``, ``lesson01``, ``lesson02``, ``lesson03``, ``lesson04``, ``lesson05``,
+``lesson06``, ``lesson07``, ``lesson08`` and ``lesson09`` each hold their lesson's exercises,
+``q1``, ``q2`` and so on (:class:`Exercise`), which the lesson's notebook poses.
+:class:`Exercise` and :class:`Feedback` are here for a lecturer who writes exercises of their
+own.
 
 Example:
     >>> from mialab.exercises import lesson00, lesson03, lesson06

@@ -35,6 +35,7 @@ class Feedback:
 
     @property
     def correct(self) -> bool:
+        """Whether the answer was right."""
         return self.status == "correct"
 
     def __str__(self) -> str:
@@ -95,9 +96,11 @@ class Exercise:
         return Feedback("incorrect", problem)
 
     def hint(self) -> Feedback:
+        """A nudge towards the answer, without giving it."""
         return Feedback("hint", self._hint)
 
     def solution(self) -> Feedback:
+        """The reference answer (a function's source, or the value)."""
         if callable(self._solution):
             return Feedback("solution", textwrap.dedent(inspect.getsource(self._solution)))
         return Feedback("solution", str(self._solution))

@@ -283,7 +283,7 @@ def fit_many(
         progress: show a progress bar (None: on a terminal or in a notebook only).
 
     Returns:
-        ``(models, in_mask)``: a list of trained models on the CPU in eval mode, and the boolean
+        ``(models, in_mask)``, a list of trained models on the CPU in eval mode, and the boolean
         in-mask of shape ``(n_models, len(pool))``.
 
     Example:
