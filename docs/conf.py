@@ -49,7 +49,7 @@ nb_execution_show_tb = True
 # A widget shows as the still it carries, or not at all (lessons.WidgetsAsStills): no widget
 # JavaScript from a CDN, and a page that works offline.
 nb_ipywidgets_js = {}
-nb_render_markdown_format = "gfm"  # Markdown output with tables (lesson 07's report)
+nb_render_markdown_format = "myst"  # Markdown output with tables (lesson 07), no autolinks
 
 # The API reference: one page per public module, from the docstrings (Google style).
 autosummary_generate = True
@@ -70,7 +70,6 @@ nitpick_ignore_regex = [
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_param = False  # "a, b: as in fit()" stays one entry, not one copy per name
-napoleon_use_ivar = True  # the same for attributes
 
 html_theme = "sphinx_book_theme"
 html_title = "mialab"

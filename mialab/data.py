@@ -489,6 +489,7 @@ def shifted(X, shift: tuple[int, int], *, image_shape: tuple[int, int] = (8, 8))
     (lesson 01).
 
     Example:
+        >>> import numpy as np
         >>> shifted(np.arange(4.0).reshape(1, 4), (0, 1), image_shape=(2, 2))
         array([[0., 0., 0., 2.]])
     """

@@ -551,6 +551,7 @@ def compare(a: AttackResult, b: AttackResult, *, fpr: float | None = None) -> Di
     records for both, so what the records share cancels (a's level, seed and resample count).
 
     Example:
+        >>> import numpy as np
         >>> truth = np.r_[np.ones(50), np.zeros(50)]
         >>> noise = np.random.default_rng(0).normal(size=(2, 100))
         >>> strong = evaluate(truth + noise[0], truth, name="strong")
@@ -602,6 +603,7 @@ def seed_summary(frame, *, by, value: str, confidence: float = 0.95) -> pd.DataF
         (``sem``, ``low``, ``high`` are NaN for a setting run once).
 
     Example:
+        >>> import pandas as pd
         >>> runs = pd.DataFrame({"size": [10, 10, 20, 20], "auc": [0.6, 0.7, 0.8, 0.8]})
         >>> seed_summary(runs, by="size", value="auc").round(3)
            size  mean   sem    low    high  n

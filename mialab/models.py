@@ -55,6 +55,7 @@ def mlp(
         An ``nn.Sequential`` mapping ``(n, n_features)`` to ``(n, n_classes)``.
 
     Example:
+        >>> import torch
         >>> model = mlp(64, 10, hidden=(32,))
         >>> model(torch.zeros(5, 64)).shape
         torch.Size([5, 10])
@@ -95,6 +96,7 @@ def cnn(
         ``(n, 1, height, width)`` to ``(n, n_classes)``.
 
     Example:
+        >>> import torch
         >>> model = cnn(10)
         >>> model(torch.zeros(5, 64)).shape, model(torch.zeros(5, 8, 8)).shape
         (torch.Size([5, 10]), torch.Size([5, 10]))
@@ -146,6 +148,7 @@ def gan(
         ``(generator, discriminator)``.
 
     Example:
+        >>> import torch
         >>> generator, discriminator = gan(64)
         >>> discriminator(generator(torch.zeros(3, 16))).shape
         torch.Size([3, 1])
@@ -333,6 +336,7 @@ def char_lm(
     """A small character-level transformer language model over ``alphabet`` (see :class:`CharLM`).
 
     Example:
+        >>> import torch
         >>> model = char_lm("\\nab ")
         >>> model(torch.zeros(2, 7, dtype=torch.long)).shape
         torch.Size([2, 7, 4])
@@ -362,6 +366,7 @@ def tiny_gpt2(
             length sets the vocabulary, its ``bos``/``eos`` tokens the model's.
 
     Example:
+        >>> import torch
         >>> from mialab.training import train_tokenizer
         >>> tokenizer = train_tokenizer(["ab ab", "ba ba"], vocab_size=260)
         >>> lm = tiny_gpt2(tokenizer)
@@ -498,6 +503,7 @@ def denoiser(
         seed: seed of the initial weights.
 
     Example:
+        >>> import torch
         >>> model = denoiser(64)
         >>> model(torch.zeros(5, 64), torch.zeros(5, dtype=torch.long)).shape, model.steps
         (torch.Size([5, 64]), 1000)
@@ -526,6 +532,7 @@ def denoising_loss(
         A tensor of shape ``(n,)``.
 
     Example:
+        >>> import torch
         >>> model = denoiser(4)
         >>> x0, t = torch.zeros(3, 4), torch.tensor([0, 10, 999])
         >>> denoising_loss(model, x0, t, torch.randn(3, 4)).shape
@@ -552,6 +559,7 @@ def check_denoiser_input(model: nn.Module, x: torch.Tensor, name: str) -> None:
     input width, or not finite.
 
     Example:
+        >>> import torch
         >>> check_denoiser_input(denoiser(4), torch.zeros(2, 3), "x")
         Traceback (most recent call last):
         ...

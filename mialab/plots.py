@@ -144,6 +144,7 @@ def sweep(summary, *, x: str, ax=None, label: str | None = None, ylabel: str | N
         The matplotlib axes.
 
     Example:
+        >>> import pandas as pd
         >>> from mialab.metrics import seed_summary
         >>> runs = pd.DataFrame({"size": [10, 10, 20, 20], "auc": [0.6, 0.7, 0.8, 0.8]})
         >>> ax = sweep(seed_summary(runs, by="size", value="auc"), x="size", ylabel="AUC")

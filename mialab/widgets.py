@@ -220,6 +220,7 @@ def completion_explorer(model, candidate_logprobs, *, space_size: int, prefix: s
     The figure shows the probability of every character of the completed text.
 
     Example:
+        >>> import numpy as np
         >>> from mialab import models
         >>> lm = models.char_lm("\\nab ")
         >>> candidates = np.linspace(-40.0, -20.0, 60)

@@ -38,9 +38,11 @@ class Page(HTMLParser):
         self.ids, self.links, self.images, self.loads, self.classes, self.text = (
             set(), [], [], [], [], [],
         )  # fmt: skip
+        self._hidden = 0  # inside <script> or <style>: not text a reader sees
         self.feed(path.read_text(encoding="utf-8"))
 
     def handle_starttag(self, tag, attrs):
+        self._hidden += tag in ("script", "style")
         attrs = dict(attrs)
         if "id" in attrs:
             self.ids.add(attrs["id"])
@@ -52,8 +54,12 @@ class Page(HTMLParser):
             self.loads.append(attrs.get("src") or attrs["href"])
         self.classes.append(attrs.get("class") or "")
 
+    def handle_endtag(self, tag):
+        self._hidden -= tag in ("script", "style")
+
     def handle_data(self, data):
-        self.text.append(data)
+        if not self._hidden:
+            self.text.append(data)
 
 
 def _cache_the_smoke_runs(smoke_runs, cache: Path):

@@ -78,6 +78,7 @@ def diffusion_loss_score(
         float64 scores of shape ``(n,)``; higher = more likely a member.
 
     Example:
+        >>> import numpy as np
         >>> from mialab import models
         >>> model = models.denoiser(4, hidden=16)
         >>> diffusion_loss_score(model, np.zeros((3, 4)), timesteps=[50, 100]).shape
@@ -128,6 +129,7 @@ def secmi_score(
         float64 scores of shape ``(n,)``; higher = more likely a member.
 
     Example:
+        >>> import numpy as np
         >>> from mialab import models
         >>> model = models.denoiser(4, hidden=16)
         >>> secmi_score(model, np.zeros((3, 4)), timestep=20, interval=10).shape
@@ -170,6 +172,7 @@ def pia_score(
         float64 scores of shape ``(n,)``; higher = more likely a member.
 
     Example:
+        >>> import numpy as np
         >>> from mialab import models
         >>> model = models.denoiser(4, hidden=16)
         >>> pia_score(model, np.zeros((3, 4))).shape

@@ -12,6 +12,7 @@ extraction when ℓ < ``threshold``. Give the training set without repeats: a re
 times is one record, and its copies would otherwise fill its own neighbourhood.
 
 Example:
+    >>> import numpy as np
     >>> X = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 4.0]])
     >>> ratio, nearest = extraction_ratio(np.array([[0.1, 0.0], [2.0, 2.0]]), X, n_neighbors=3)
     >>> int(nearest[0]), bool(ratio[0] < 1 < ratio[1])  # a near-copy of X[0]; a blend of all
@@ -76,6 +77,7 @@ def extracted(
         int64 counts of shape ``(n,)``, one per record of X.
 
     Example:
+        >>> import numpy as np
         >>> X = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 4.0]])
         >>> extracted(np.array([[0.1, 0.0], [0.0, 0.1], [2.0, 2.0]]), X, n_neighbors=3).tolist()
         [2, 0, 0, 0]

@@ -15,6 +15,7 @@ candidates, the samples and the reference samples alike, and the attack runs on 
 None, the default, compares the raw features.
 
 Example:
+    >>> import numpy as np
     >>> from sklearn.decomposition import PCA
     >>> rng = np.random.default_rng(0)
     >>> X, samples = rng.normal(size=(5, 8)), rng.normal(size=(50, 8))
@@ -104,6 +105,7 @@ def logan_score(discriminator, X) -> np.ndarray:
         float64 scores of shape ``(n,)``; higher = more likely a member.
 
     Example:
+        >>> import numpy as np
         >>> logan_score(lambda X: X.sum(axis=1), np.array([[1.0, 2.0], [0.0, 0.0]]))
         array([3., 0.])
     """
@@ -159,6 +161,7 @@ def gan_leaks_score(X, samples, *, reference_samples=None, projection=None) -> n
         float64 scores of shape ``(n,)``; higher = more likely a member.
 
     Example:
+        >>> import numpy as np
         >>> gan_leaks_score(np.array([[0.0, 0.0], [3.0, 4.0]]), np.array([[0.0, 1.0]]))
         array([-1.        , -4.24264069])
     """
@@ -235,6 +238,7 @@ def latent_reconstruction_score(
         float64 scores of shape ``(n,)``; higher = more likely a member.
 
     Example:
+        >>> import numpy as np
         >>> from mialab import models
         >>> generator, _ = models.gan(4, latent_dim=2)
         >>> latent_reconstruction_score(generator, np.zeros((3, 4)), steps=5).shape
@@ -263,6 +267,7 @@ def co_membership_score(
         float64 scores of shape ``(n_sets,)``; higher = more likely a set of members.
 
     Example:
+        >>> import numpy as np
         >>> from mialab import models
         >>> generator, _ = models.gan(4, latent_dim=2)
         >>> co_membership_score(generator, np.zeros((2, 5, 4)), steps=5).shape
@@ -300,6 +305,7 @@ def monte_carlo_score(X, samples, *, radius: float | None = None, projection=Non
         float64 scores in [0, 1] of shape ``(n,)``; higher = more likely a member.
 
     Example:
+        >>> import numpy as np
         >>> monte_carlo_score(np.array([[0.0], [5.0]]), np.array([[0.1], [0.2], [4.0]]),
         ...                   radius=0.5)
         array([0.66666667, 0.        ])
@@ -348,6 +354,7 @@ def domias_score(
         float64 scores of shape ``(n,)``; higher = more likely a member.
 
     Example:
+        >>> import numpy as np
         >>> rng = np.random.default_rng(0)
         >>> reference = rng.normal(size=(200, 2))
         >>> samples = np.r_[rng.normal(size=(150, 2)), 3 + 0.1 * rng.normal(size=(50, 2))]

@@ -37,6 +37,7 @@ class QueryCounter:
     """Wraps ``predict_labels`` and counts its calls and the rows (queries) it was asked about.
 
     Example:
+        >>> import numpy as np
         >>> counter = QueryCounter(lambda X: np.zeros(len(X), dtype=int))
         >>> _ = counter(np.zeros((5, 2))); _ = counter(np.zeros((3, 2)))
         >>> counter.calls, counter.rows
@@ -60,6 +61,7 @@ def mask_confidences(model) -> Callable:
     """A labels-only API for a torch model: it answers each query with the argmax label only.
 
     Example:
+        >>> import numpy as np
         >>> from mialab import models
         >>> api = mask_confidences(models.mlp(4, 3))
         >>> api(np.zeros((2, 4))).dtype
@@ -104,6 +106,7 @@ def gap_score(predicted_labels, labels) -> np.ndarray:
     Its membership advantage equals train accuracy minus test accuracy (Yeom et al. 2018).
 
     Example:
+        >>> import numpy as np
         >>> gap_score(np.array([1, 2, 0]), np.array([1, 0, 0]))
         array([1., 0., 1.])
     """
@@ -144,6 +147,7 @@ def augmentation_score(
         float64 scores in [0, 1], shape ``(n,)``; higher = more likely a member.
 
     Example:
+        >>> import numpy as np
         >>> always_zero = lambda X: np.zeros(len(X), dtype=int)
         >>> augmentation_score(always_zero, np.zeros((2, 3)), np.array([0, 1]))
         array([1., 0.])
@@ -227,6 +231,7 @@ def boundary_distance_score(
         float64 distances of shape ``(n,)``; higher = more likely a member.
 
     Example:
+        >>> import numpy as np
         >>> right_of_zero = lambda X: (X[:, 0] > 0).astype(int)  # boundary: the line x0 = 0
         >>> boundary_distance_score(right_of_zero, np.array([[2.0, 0.0], [-1.0, 0.0]]), [1, 1],
         ...                         max_queries=500).round(2)

@@ -71,6 +71,7 @@ def lm_loss_score(token_logprobs) -> np.ndarray:
     """Minus the mean negative log-likelihood per token (Yeom et al. 2018, for text).
 
     Example:
+        >>> import numpy as np
         >>> lm_loss_score([np.log([0.5, 0.5])]).round(4)
         array([-0.6931])
     """
@@ -85,6 +86,7 @@ def lm_zlib_score(token_logprobs, texts) -> np.ndarray:
     dividing by its zlib length rewards texts the model finds easier than a compressor does.
 
     Example:
+        >>> import numpy as np
         >>> lm_zlib_score([np.log([0.5, 0.5])], ["ab"]).round(4)
         array([-0.0693])
     """
@@ -110,6 +112,7 @@ def lm_reference_score(token_logprobs, reference_token_logprobs) -> np.ndarray:
     models may tokenise differently: each NLL is a mean over its own tokens.
 
     Example:
+        >>> import numpy as np
         >>> lm_reference_score([np.log([0.9])], [np.log([0.3])]).round(4)
         array([1.0986])
     """
@@ -131,6 +134,7 @@ def lm_min_k_score(token_logprobs, k: float = 0.2) -> np.ndarray:
     ties among equal log-probabilities do not change the mean.
 
     Example:
+        >>> import numpy as np
         >>> lm_min_k_score([np.log([0.9, 0.1, 0.8, 0.7, 0.6])], k=0.4).round(4)  # 2 of 5 tokens
         array([-1.4067])
     """
@@ -159,6 +163,7 @@ def lm_min_k_plus_plus_score(token_logprobs, vocab_means, vocab_stds, k: float =
         k: the fraction of lowest tokens averaged.
 
     Example:
+        >>> import numpy as np
         >>> lm_min_k_plus_plus_score([np.log([0.5, 0.1])], [[-0.7, -1.0]], [[0.1, 0.5]], k=0.5)
         array([-2.6052])
     """
@@ -215,6 +220,7 @@ def exposure(canary_logprob: float, candidate_logprobs, *, rtol: float = 1e-5) -
         Exposure in bits, between 0 and log2 R.
 
     Example:
+        >>> import numpy as np
         >>> exposure(-1.0, np.array([-1.0, -5.0, -6.0, -7.0]))  # ranked first of 4
         2.0
         >>> exposure(-5.0, np.array([-1.0, -5.0, -5.0, -7.0]))  # a tie: ranked third, not second
@@ -258,6 +264,7 @@ def exposure_estimate(canary_logprob: float, sample_logprobs, *, space_size: int
         space_size: ``|R|``, the number of possible secrets.
 
     Example:
+        >>> import numpy as np
         >>> sample = np.random.default_rng(0).normal(-30, 3, 5000)
         >>> round(exposure_estimate(-30.0, sample, space_size=10**6), 1)  # the median: 1 bit
         1.0

@@ -91,6 +91,7 @@ def lira_statistic(logits, labels) -> np.ndarray:
         float64 array of shape ``(..., n)``.
 
     Example:
+        >>> import numpy as np
         >>> lira_statistic(np.array([[2.0, 0.0], [0.0, 0.0]]), np.array([0, 0])).round(3)
         array([2., 0.])
     """
@@ -157,6 +158,7 @@ def lira_score(statistic, reference_statistics, reference_in_mask, *, online: bo
         float64 scores of shape ``(n,)``; higher = more likely a member.
 
     Example:
+        >>> import numpy as np
         >>> references = np.array([[0.0, 1.0], [0.2, 1.2], [0.4, 0.8]])
         >>> mask = np.zeros((3, 2), bool)  # offline: no reference model saw the records
         >>> lira_score(np.array([0.9, 1.0]), references, mask).round(2)  # record 0 stands out
@@ -229,6 +231,7 @@ class LiRA:
       ``fit`` saw.
 
     Example:
+        >>> import numpy as np
         >>> rng = np.random.default_rng(0)
         >>> reference_logits = rng.normal(size=(8, 5, 3))
         >>> mask = np.tile([[True], [False]], (4, 5))  # models 0, 2, .. IN; 1, 3, .. OUT
@@ -347,6 +350,7 @@ class RMIA:
     (m,), the logarithms of Pr(x) and Pr(z); ``labels_`` and ``population_labels_``.
 
     Example:
+        >>> import numpy as np
         >>> rng = np.random.default_rng(0)
         >>> mask = np.tile([[True], [False]], (2, 6))
         >>> attack = RMIA(a=0.5).fit(rng.normal(size=(4, 6, 3)), mask, [0, 1, 2, 0, 1, 2],

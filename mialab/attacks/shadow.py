@@ -39,6 +39,7 @@ class ShadowModelAttack:
     ``labels_`` and ``n_classes_``, the records' labels and the logits' classes ``fit`` saw.
 
     Example:
+        >>> import numpy as np
         >>> rng = np.random.default_rng(0)
         >>> mask = rng.random((2, 60)) < 0.5
         >>> logits = rng.normal(size=(2, 60, 3)) + 3 * mask[..., None] * np.eye(3)[[0] * 60]

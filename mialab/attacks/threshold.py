@@ -42,6 +42,7 @@ def loss_score(logits, labels) -> np.ndarray:
         float64 scores of shape ``(n,)``, higher = more likely a member.
 
     Example:
+        >>> import numpy as np
         >>> loss_score(np.array([[2.0, 0.0], [0.0, 2.0]]), np.array([0, 0])).round(3)
         array([-0.127, -2.127])
     """
@@ -60,6 +61,7 @@ def confidence_score(logits, labels) -> np.ndarray:
         float64 scores in [0, 1] of shape ``(n,)``, higher = more likely a member.
 
     Example:
+        >>> import numpy as np
         >>> confidence_score(np.array([[0.0, 0.0]]), np.array([1]))
         array([0.5])
     """
@@ -78,6 +80,7 @@ def entropy_score(logits) -> np.ndarray:
         float64 scores of shape ``(n,)`` in [-log(n_classes), 0], higher = more likely a member.
 
     Example:
+        >>> import numpy as np
         >>> entropy_score(np.array([[0.0, 0.0]])).round(4)  # uniform: -log 2
         array([-0.6931])
     """
@@ -100,6 +103,7 @@ def modified_entropy_score(logits, labels) -> np.ndarray:
         float64 scores of shape ``(n,)``, at most 0, higher = more likely a member.
 
     Example:
+        >>> import numpy as np
         >>> logits = np.array([[2.0, 0.0], [0.0, 2.0]])
         >>> modified_entropy_score(logits, np.array([0, 0])).round(3)  # right, then wrong
         array([-0.03 , -3.747])

@@ -28,6 +28,7 @@ def loss_decrease_score(logits_before, logits_after, labels) -> np.ndarray:
         float64 scores of shape ``(n,)``; higher = more likely in the update's training data.
 
     Example:
+        >>> import numpy as np
         >>> before = np.array([[0.0, 0.0], [0.0, 0.0]])
         >>> after = np.array([[2.0, 0.0], [0.0, 0.0]])  # learned the first record
         >>> loss_decrease_score(before, after, np.array([0, 0])).round(3)

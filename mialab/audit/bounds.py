@@ -130,6 +130,7 @@ def epsilon_lower_bound(
         ε_lb ≥ 0; 0 means the attack found nothing at this sample size.
 
     Example:
+        >>> import numpy as np
         >>> is_member = np.r_[np.ones(500, bool), np.zeros(500, bool)]
         >>> scores = is_member + np.random.default_rng(0).normal(0, 0.3, 1000)
         >>> round(epsilon_lower_bound(scores, is_member, delta=1e-5), 2)
@@ -206,6 +207,7 @@ def canary_epsilon_lower_bound(
         ε_lb ≥ 0.
 
     Example:
+        >>> import numpy as np
         >>> included = np.random.default_rng(0).random(1000) < 0.5
         >>> scores = included + np.random.default_rng(1).normal(0, 0.5, 1000)
         >>> round(canary_epsilon_lower_bound(scores, included, delta=0.0), 2)

@@ -61,12 +61,14 @@ class AuditReport:
         n_distinct_rankings: how many different orderings of the records the attacks give;
             attacks that rank the records identically make the same guesses and count once in
             the Bonferroni correction.
-        reference_logits, reference_in_mask: the reference models' outputs on the members then
-            the non-members, and which record trained which model; save them to audit the same
-            model again from its logits without retraining.
-        population_logits, reference_population_logits, population_labels: the target's and
-            the reference models' outputs on the population records RMIA compared against, and
-            their labels; save them too to run RMIA again without the models.
+        reference_logits: the reference models' outputs on the members then the non-members;
+            save them, with ``reference_in_mask``, to audit the same model again from its
+            logits without retraining.
+        reference_in_mask: which record trained which reference model.
+        population_logits: the target's outputs on the population records RMIA compared
+            against; save them, with the next two, to run RMIA again without the models.
+        reference_population_logits: the reference models' outputs on those records.
+        population_labels: their labels.
         membership_randomized: whether the bound column is the one-run bound.
     """
 
@@ -520,6 +522,7 @@ def audit_model(
         An :class:`AuditReport`.
 
     Example:
+        >>> import numpy as np
         >>> rng = np.random.default_rng(0)
         >>> member_logits = rng.normal(size=(200, 3)) + [[2.0, 0.0, 0.0]]  # confident on class 0
         >>> report = audit_model(member_logits=member_logits, member_labels=np.zeros(200, int),

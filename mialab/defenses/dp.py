@@ -254,6 +254,7 @@ def _mean_over_texts(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     end (every text has at least one target).
 
     Example:
+        >>> import torch
         >>> logits = torch.zeros(2, 3, 4)  # two texts, uniform over 4 tokens
         >>> round(float(_mean_over_texts(logits, torch.tensor([[1, 2, -100], [3, 0, 1]]))), 4)
         1.3863
@@ -269,6 +270,7 @@ def check_private(model: nn.Module) -> None:
     """Raise a ValueError naming the first layer Opacus cannot train privately.
 
     Example:
+        >>> from torch import nn
         >>> check_private(nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)))
         Traceback (most recent call last):
         ...

@@ -447,6 +447,7 @@ def predict_logits(model, X, *, batch_size: int = 4096, device="cpu") -> np.ndar
         sequence.
 
     Example:
+        >>> import numpy as np
         >>> from mialab import models
         >>> predict_logits(models.mlp(4, 3), np.zeros((2, 4))).shape
         (2, 3)

@@ -53,6 +53,7 @@ def check_timestep(value, steps: int, name: str = "timestep", *, low: int = 0) -
     """``value`` as an int timestep in ``[low, steps)``, refused by ``name`` otherwise.
 
     Example:
+        >>> import numpy as np
         >>> check_timestep(np.int64(5), 10)
         5
     """
@@ -98,6 +99,7 @@ def fit_diffusion(
         The model (the object passed in), on the CPU, in eval mode.
 
     Example:
+        >>> import numpy as np
         >>> from mialab import models
         >>> model = fit_diffusion(models.denoiser(4, hidden=16), np.zeros((8, 4)), epochs=2)
         >>> model.training
@@ -152,6 +154,7 @@ def ddim_step(
         A tensor shaped as ``x``, computed without gradients.
 
     Example:
+        >>> import torch
         >>> from mialab import models
         >>> model = models.denoiser(4, hidden=16)
         >>> ddim_step(model, torch.zeros(2, 4), 10, 20).shape

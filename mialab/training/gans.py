@@ -142,6 +142,7 @@ def sample(generator: nn.Module, n: int, *, seed: int = 0, device="cpu") -> np.n
     generator is left where it was.
 
     Example:
+        >>> import numpy as np
         >>> from mialab import models
         >>> g, _ = models.gan(5, latent_dim=3)
         >>> np.array_equal(sample(g, 4, seed=1), sample(g, 4, seed=1))

@@ -133,6 +133,7 @@ def total_logprobs(model: nn.Module, texts, *, batch_size: int = 256, device="cp
         float64 NumPy array of shape ``(len(texts),)``.
 
     Example:
+        >>> import numpy as np
         >>> from mialab import models
         >>> lm = models.char_lm("\\nab")
         >>> bool(np.isclose(total_logprobs(lm, ["ab"])[0], token_logprobs(lm, ["ab"])[0].sum()))

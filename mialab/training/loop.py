@@ -122,6 +122,7 @@ def batches(n: int, batch_size: int, *, generator: torch.Generator) -> tuple[tor
         A tuple of 1-D int64 CPU tensors.
 
     Example:
+        >>> import torch
         >>> generator = torch.Generator().manual_seed(0)
         >>> [b.tolist() for b in batches(5, 2, generator=generator)]
         [[4, 0], [1, 3], [2]]
