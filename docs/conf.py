@@ -24,7 +24,7 @@ lessons.stage()
 
 project = "mialab"
 author = "the mialab maintainers"
-copyright = "2026, the mialab maintainers"  # noqa: A001  (Sphinx's name)
+copyright = "2026, the mialab maintainers"
 release = version = mialab.__version__
 
 extensions = [
@@ -34,7 +34,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx-mathjax-offline",  # MathJax 3 copied into the site: formulas typeset offline too
 ]
-exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+exclude_patterns = ["**.ipynb_checkpoints"]
 templates_path = ["_templates"]
 
 # Markdown and notebooks (MyST-NB).
