@@ -1,6 +1,7 @@
 """Shared fixtures: one small overfit target model on digits, trained once per test session, and
 each lesson run once in smoke mode."""
 
+import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -14,6 +15,29 @@ from mialab.course import run_notebook
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "docs"))
 import lessons  # noqa: E402  (docs/lessons.py: the lessons as the course website shows them)
+
+
+def _workers() -> int:
+    """One test worker per core this run may use (``taskset`` counts), at most 4. The lessons
+    and the website built from them run in one worker (the ``lessons`` group); the others share
+    the rest, which takes about as long again, so more workers would wait for that one."""
+    return min(4, len(os.sched_getaffinity(0)))
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (pyproject.toml) means :func:`_workers` (xdist's own count is the machine's,
+    not the cores ``taskset`` leaves)."""
+    return _workers()
+
+
+def pytest_configure(config):
+    """With several workers, each computes on one thread (and so do the lesson kernels it
+    starts): two workers on two cores with two threads each ran the suite slower than one."""
+    workers = config.getoption("numprocesses", None)
+    workers = _workers() if workers in ("auto", "logical") else workers or 0
+    if os.environ.get("PYTEST_XDIST_WORKER") is None and workers > 1:
+        for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(variable, "1")
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +85,8 @@ class SmokeRuns:
     """Runs each lesson at most once per session, in smoke mode, as the website shows it: every
     cell in order, solutions included (folded on the site), in a fresh kernel. Calling it with a
     notebook's path gives the :class:`mialab.course.NotebookRun`; the executed copy is then in
-    ``executed / path.name``. (Two lessons at a time were no faster on 2 cores: each kernel's
-    NumPy and torch already keep both busy.)"""
+    ``executed / path.name``. The lessons run one after another, in one test worker (the
+    ``lessons`` group) while the other workers take the rest of the suite."""
 
     def __init__(self, folder: Path):
         self.copies, self.executed = folder / "site copies", folder / "executed"

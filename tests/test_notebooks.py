@@ -26,6 +26,7 @@ def test_structure(path):
 
 
 @pytest.mark.notebook
+@pytest.mark.xdist_group("lessons")  # with the website's tests, which reuse these runs
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_lesson_runs_in_smoke_mode_with_its_exercises_left_undone(path, smoke_runs):
     """Exercises left undone must not break later cells. The run is the one the website test

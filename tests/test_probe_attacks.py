@@ -68,6 +68,12 @@ MANY = 40  # the ε bounds split the records in halves: a few more of them
 MANY_SCORES, MANY_MEMBERS = rng.normal(size=MANY), np.arange(MANY) % 2
 
 
+def _label(value) -> str:
+    """The value as a test id, the same in every process (a function's repr holds its address,
+    and the test workers must agree on the ids)."""
+    return value.__name__ if inspect.isfunction(value) else repr(value)
+
+
 def right_of_zero(X):
     return (np.asarray(X)[:, 0] > 0).astype(int)
 
@@ -348,7 +354,7 @@ SPECS = {
         attacks.mask_confidences,
         attacks.mask_confidences,
         {"model": MLP},
-        bad=tuple((repr(v), {"model": v}, "model") for v in ("mlp", None, right_of_zero)),
+        bad=tuple((_label(v), {"model": v}, "model") for v in ("mlp", None, right_of_zero)),
     ),  # fmt: skip
     "attacks.QueryCounter": Spec(
         attacks.QueryCounter,
@@ -1157,7 +1163,7 @@ def _cases():
             yield name, {arg: valid.astype(np.float32)}, ACCEPT, f"{arg}=float32 0/1"
         for arg, values in spec.numbers.items():
             for value in values:
-                yield name, {arg: value}, arg, f"{arg}={value!r}"
+                yield name, {arg: value}, arg, f"{arg}={_label(value)}"
         for arg, values in spec.scalars.items():
             for value in values:
                 yield name, {arg: value}, ACCEPT, f"{arg}={type(value).__name__}({value})"
@@ -1165,11 +1171,11 @@ def _cases():
             for value in BAD_FLAGS:
                 # None is progress's default (tqdm decides), a bad value of any other flag
                 outcome = ACCEPT if arg == "progress" and value is None else arg
-                yield name, {arg: value}, outcome, f"{arg}={value!r}"
+                yield name, {arg: value}, outcome, f"{arg}={_label(value)}"
             yield name, {arg: np.bool_(True)}, ACCEPT, f"{arg}=np.bool_"
         for arg in spec.seeds:
             for value in BAD_SEEDS:
-                yield name, {arg: value}, arg, f"{arg}={value!r}"
+                yield name, {arg: value}, arg, f"{arg}={_label(value)}"
             for value in GOOD_SEEDS:
                 yield name, {arg: value}, ACCEPT, f"{arg}={type(value).__name__}({value})"
         for case, overrides, arg in spec.bad:

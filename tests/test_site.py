@@ -28,6 +28,7 @@ from mialab.course import BINDER_REPO
 ROOT = Path(__file__).parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXECUTED_BY_THE_BUILD = "07_audit_your_model.ipynb"  # the quickest lesson with a figure
+pytestmark = pytest.mark.xdist_group("lessons")  # in the worker that holds the smoke runs
 
 
 class Page(HTMLParser):
@@ -79,7 +80,7 @@ def _cache_the_smoke_runs(smoke_runs, cache: Path):
         store.cache_notebook_file(str(copy), uri=path.name, check_validity=False)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # a worker may interleave other modules' tests
 def site(smoke_runs, tmp_path_factory):
     """The site, built from a copy of what it is made of: nothing is written into the clone."""
     work = tmp_path_factory.mktemp("site")
