@@ -88,3 +88,4 @@ html_theme_options = {
 
 def setup(app):
     app.add_post_transform(lessons.WidgetsAsStills)
+    app.connect("doctree-read", lessons.drop_widget_state)

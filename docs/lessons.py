@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 from docutils import nodes
+from myst_nb.sphinx_ import NbMetadataCollector
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -104,3 +105,9 @@ class WidgetsAsStills(SphinxPostTransform):
             bundle.remove(kinds[WIDGET_VIEW])
             if not set(kinds) - {WIDGET_VIEW, "text/plain"}:  # no still: nothing to show
                 bundle.parent.remove(bundle)
+
+
+def drop_widget_state(app, doctree):
+    """With no widget JavaScript on the pages, the widgets' saved state (up to 200 kB a lesson,
+    which MyST-NB embeds for it) is dead weight: leave it out. Connected to ``doctree-read``."""
+    NbMetadataCollector.get_js_files(app.env, app.env.docname).pop("ipywidgets_state", None)

@@ -128,15 +128,16 @@ def _rate(result: AttackResult, fpr: float) -> str:
 
 
 def attack_explorer(
-    results: dict, *, baseline: AttackResult | None = None, unit: str = "reference model(s)"
+    results: dict, *, baseline: AttackResult | None = None, unit: str = "reference models"
 ) -> w.VBox:
-    """Pick an attack and a budget; see its log-log ROC (lessons 01 and 02).
+    """Pick an attack and a setting; see its log-log ROC (lessons 01, 02, 03, 08 and 09).
 
     Args:
-        results: ``{(attack_name, budget): AttackResult}``, computed beforehand; the budget is a
-            number: reference models (lesson 01), label queries per record (lesson 02).
+        results: ``{(attack_name, setting): AttackResult}``, computed beforehand; the setting is
+            a number: reference models (lesson 01), label queries per record (lesson 02),
+            training epochs (03, 09), a timestep (08).
         baseline: a result drawn in every figure for comparison (e.g. the loss attack).
-        unit: what the budget counts, for the summary line.
+        unit: what the setting is, the slider's label and the summary's.
 
     Returns:
         An ipywidgets box with a dropdown, a slider, a summary line and the figure.
@@ -147,7 +148,7 @@ def attack_explorer(
         >>> attack, n_models, summary, image = attack_explorer(toy).children
         >>> n_models.value = 1
         >>> print(summary.value)  # doctest: +NORMALIZE_WHITESPACE
-        A with 1 reference model(s): AUC 0.750 [0.000, 1.000],
+        A, reference models = 1: AUC 0.750 [0.000, 1.000],
         TPR — (needs 1000 non-members) at 0.1% FPR, TPR — (needs 100 non-members) at 1% FPR
     """
     if not isinstance(results, dict) or not results:
@@ -172,7 +173,8 @@ def attack_explorer(
         return sorted(n for other, n in results if other == name)
 
     n_models = w.SelectionSlider(
-        description="budget",
+        description=unit,
+        style={"description_width": "initial"},  # the whole label, not its first letters
         continuous_update=False,
         options=counts_for(names[0]),
         value=counts_for(names[0])[-1],
@@ -188,7 +190,7 @@ def attack_explorer(
         )
         low, high = result.auc_ci
         summary.value = (
-            f"{attack.value} with {n_models.value} {unit}: AUC {result.auc:.3f} "
+            f"{attack.value}, {unit} = {n_models.value}: AUC {result.auc:.3f} "
             f"[{low:.3f}, {high:.3f}], {rates}"
         )
         fig, ax = plt.subplots(figsize=(5, 5))

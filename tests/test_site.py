@@ -134,6 +134,7 @@ def test_every_lesson_page_has_its_figures_folded_solutions_and_no_error(site, p
     # Markdown output (tables) rendered, not shown as its source.
     assert not re.search(r"\d+%\|.*\|\s*\d+/\d+|interactive\(children=|HBox\(children=", text)
     assert not re.search(r"\|\s*:?-{3,}", text)
+    assert "widget-state+json" not in (html / "notebooks" / f"{path.stem}.html").read_text()
     binder = f"https://mybinder.org/v2/gh/{BINDER_REPO}/HEAD?urlpath=lab/tree/notebooks/"
     assert binder + path.name in page.links  # launch on Binder
     assert f"../_sources/notebooks/{path.name}" in page.links  # download

@@ -28,11 +28,11 @@ def test_attack_explorer_switches_attack_and_model_count(rng):
     }
     attack, n_models, summary, image = attack_explorer(results).children
     assert attack.options == ("strong", "weak") and n_models.options == (1, 4)
-    assert summary.value.startswith("strong with 4 reference model(s)")
+    assert summary.value.startswith("strong, reference models = 4")
     n_models.value = 1
-    assert summary.value.startswith("strong with 1 reference model(s)")
+    assert summary.value.startswith("strong, reference models = 1")
     attack.value = "weak"
-    assert summary.value.startswith("weak with 1")
+    assert summary.value.startswith("weak, reference models = 1")
     assert f"AUC {results[('weak', 1)].auc:.3f}" in summary.value
     assert bytes(image.value).startswith(b"\x89PNG")
 

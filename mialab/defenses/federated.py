@@ -578,7 +578,7 @@ class FederatedRun:
 
     @property
     def rounds(self) -> int:
-        """The number of rounds run (``states`` holds one more: the initial model)."""
+        """The number of rounds run; ``states`` holds one more, the initial model."""
         return len(self.states) - 1
 
     def _round(self, server_round, name: str) -> int:
