@@ -515,9 +515,10 @@ def fit_private_lm(
     A text is the unit of privacy: each text's gradient is clipped to ``max_grad_norm`` and the
     noise is calibrated to ``target_epsilon`` over ``epochs`` (Poisson-sampled batches of texts).
     A canary repeated k times is k texts, so its protection is that of a group of k: k·ε, with
-    δ grown to δ·(1 + e^ε + … + e^((k−1)ε)) (lesson 06 measures it). ``privacy``, ``device``
-    and ``progress`` as in :func:`fit_private`; ``DPSettings(noise_multiplier=0)`` gives the
-    clipped, noise-free twin of a DP run.
+    δ grown to δ·(1 + e^ε + … + e^((k−1)ε)), no bound at all once that reaches 1 (as for lesson
+    06's repeated canaries at ε = 8; the lesson measures their exposure). ``privacy``,
+    ``device`` and ``progress`` as in :func:`fit_private`; ``DPSettings(noise_multiplier=0)``
+    gives the clipped, noise-free twin of a DP run.
 
     Returns:
         ``(model, epsilon)``, the model on the CPU, in eval mode.
