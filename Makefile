@@ -15,6 +15,7 @@ ifeq ($(INSTALL),pip)
 PIP_INSTALL := $(BIN)/python -m pip install
 else
 PIP_INSTALL := $(BIN)/uv pip install --python $(BIN)/python --compile-bytecode
+INSTALLER := $(BIN)/uv
 endif
 # Root (containers, CI) must pass --allow-root to JupyterLab.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -74,23 +75,22 @@ $(VENV)/.torch-installed: | $(BIN)/python
 	fi
 	@touch $@
 
-$(VENV)/.installer: | $(BIN)/python
-	$(if $(filter pip,$(INSTALL)),,$(BIN)/python -m pip install uv)
-	@touch $@
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip install uv
 
-$(VENV)/.course-installed: pyproject.toml $(VENV)/.torch-installed $(VENV)/.installer
+$(VENV)/.course-installed: pyproject.toml $(VENV)/.torch-installed | $(INSTALLER)
 	$(PIP_INSTALL) -e ".[course]"
 	@touch $@
 
-$(VENV)/.docs-installed: pyproject.toml $(VENV)/.torch-installed $(VENV)/.installer
+$(VENV)/.docs-installed: pyproject.toml $(VENV)/.torch-installed | $(INSTALLER)
 	$(PIP_INSTALL) -e ".[docs]"
 	@touch $@ $(VENV)/.course-installed
 
-$(VENV)/.dev-installed: pyproject.toml $(VENV)/.torch-installed $(VENV)/.installer
+$(VENV)/.dev-installed: pyproject.toml $(VENV)/.torch-installed | $(INSTALLER)
 	$(PIP_INSTALL) -e ".[dev]"
 	@touch $@ $(VENV)/.docs-installed $(VENV)/.course-installed
 
-$(VENV)/.bench-installed: pyproject.toml $(VENV)/.torch-installed $(VENV)/.installer
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.torch-installed | $(INSTALLER)
 	$(PIP_INSTALL) -e ".[dev,bench]"
 	@touch $@ $(VENV)/.dev-installed $(VENV)/.docs-installed $(VENV)/.course-installed
 

@@ -21,7 +21,8 @@ def _workers() -> int:
     """One test worker per core this run may use (``taskset`` counts), at most 4. The lessons
     and the website built from them run in one worker (the ``lessons`` group); the others share
     the rest, which takes about as long again, so more workers would wait for that one."""
-    return min(4, len(os.sched_getaffinity(0)))
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(4, usable or 1)  # macOS has no sched_getaffinity
 
 
 def pytest_xdist_auto_num_workers(config):
